@@ -1,0 +1,70 @@
+# exitsnoop: `make` builds everything, `make test` runs the real-kernel tests (as root).
+# Targets: all test demo static cabi vmtest bench clean.
+
+OUTPUT    := $(abspath build)
+LIBBPF    := $(abspath libbpf)
+LIBBPF_A  := $(OUTPUT)/libbpf/libbpf.a
+BPF_OBJ   := internal/bpfobj/exitsnoop.bpf.o
+BPF_BUILT := $(OUTPUT)/exitsnoop.bpf.o
+CLANG     ?= clang
+STRIP     ?= llvm-strip
+GO        ?= go
+GOTAGS    := netgo,osusergo
+SETUP     := $(OUTPUT)/.setup-done
+
+# cgo sees libbpf's own headers (and its newer UAPI) before /usr/include.
+export CGO_CFLAGS  := -I$(OUTPUT)/libbpf/include -I$(LIBBPF)/include/uapi
+export CGO_LDFLAGS := $(LIBBPF_A) -lelf -lz
+
+.PHONY: all setup libbpf bpf build test demo static clean check-bpf
+
+all: build check-bpf
+
+setup: $(SETUP)
+$(SETUP): scripts/setup.sh
+	bash scripts/setup.sh
+	@mkdir -p $(@D) && touch $@
+
+# libbpf/ is a submodule; without GitHub it is filled from Debian's verified source.
+$(LIBBPF)/src/libbpf.c: | $(SETUP)
+	bash scripts/fetch-libbpf.sh $(LIBBPF)
+
+libbpf: $(LIBBPF_A)
+$(LIBBPF_A): $(LIBBPF)/src/libbpf.c
+	$(MAKE) -C $(LIBBPF)/src -s BUILD_STATIC_ONLY=1 EXTRA_CFLAGS="-fPIC -O2" \
+		OBJDIR=$(OUTPUT)/libbpf/obj DESTDIR=$(OUTPUT)/libbpf \
+		INCLUDEDIR=/include LIBDIR= UAPIDIR=/include install install_uapi_headers
+
+# Relative paths and no DWARF keep the object byte-identical across checkouts.
+$(BPF_BUILT): bpf/exitsnoop.bpf.c bpf/exitsnoop.h bpf/kernel_types.h $(LIBBPF_A)
+	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -Ibuild/libbpf/include \
+		-c bpf/exitsnoop.bpf.c -o $@
+	$(STRIP) -g $@
+
+bpf: $(BPF_BUILT)
+	cp $(BPF_BUILT) $(BPF_OBJ)
+
+# The committed object must be what the committed source builds.
+check-bpf: $(BPF_BUILT)
+	@cmp -s $(BPF_BUILT) $(BPF_OBJ) || { echo "$(BPF_OBJ) is stale: run 'make bpf' and commit it" >&2; exit 1; }
+
+build: $(LIBBPF_A) | $(SETUP)
+	$(GO) build -tags $(GOTAGS) -o $(OUTPUT)/exitsnoop ./cmd/exitsnoop
+
+static: $(LIBBPF_A) | $(SETUP)
+	$(GO) build -tags $(GOTAGS) -ldflags '-linkmode external -extldflags -static' \
+		-o $(OUTPUT)/exitsnoop-static ./cmd/exitsnoop
+
+test: all static
+	bash scripts/check-env.sh
+	$(GO) vet -tags $(GOTAGS) ./...
+	EXITSNOOP_STATIC_BIN=$(OUTPUT)/exitsnoop-static $(GO) test -tags $(GOTAGS) -race -count=1 ./...
+
+demo: build
+	bash scripts/check-env.sh
+	$(OUTPUT)/exitsnoop run -- sh -c 'echo hello from a traced process; exit 3'; \
+		echo "exitsnoop exited $$? (the command's code)"
+	-$(OUTPUT)/exitsnoop run -- sh -c 'kill -KILL $$$$'
+
+clean:
+	rm -rf $(OUTPUT)

@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * exitsnoop: records the wait status of traced processes when their last thread exits.
+ * One program, on the BTF-enabled sched_process_exit tracepoint (kernel 5.5+).
+ */
+#include "kernel_types.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "exitsnoop.h"
+
+/* Capacities are set by the loader (bpf_map__set_max_entries) before load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct task_info);
+} tracing_tasks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct exit_status);
+} exited_events SEC(".maps");
+
+/*
+ * pid_refs[tgid % EXITSNOOP_PID_BUCKETS] counts the tracing_tasks entries of that
+ * bucket; user space increments before inserting and decrements after deleting, so a
+ * zero proves "not traced" without a hash lookup. Mmapable so that user space can
+ * update it with atomic instructions (array elements are 8-byte strided: __u64).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, EXITSNOOP_PID_BUCKETS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+} pid_refs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct exitsnoop_stats);
+} stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct exitsnoop_meta);
+} meta SEC(".maps");
+
+static __always_inline struct exitsnoop_stats *counters(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&stats, &zero);
+}
+
+/* The wait status waitpid would report, as wait_task_zombie computes it. */
+static __always_inline int wait_status(struct task_struct *task)
+{
+	struct signal_struct *sig = task->signal;
+
+	/* Since 6.0 synchronize_group_exit sets SIGNAL_GROUP_EXIT on every last exit. */
+	if (sig->flags & SIGNAL_GROUP_EXIT)
+		return sig->group_exit_code;
+	return task->group_leader->exit_code;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(handle_exit, struct task_struct *task)
+{
+	struct exitsnoop_stats *st;
+	struct task_info info, *found;
+	struct exit_status ev = {};
+	struct bpf_pidns_info ns;
+	__u32 tgid = task->tgid;
+	__u32 bucket = tgid % EXITSNOOP_PID_BUCKETS;
+	__u64 *refs;
+	long err;
+
+	/* Untraced exits, nearly all of them, end at this inlined array load. */
+	refs = bpf_map_lookup_elem(&pid_refs, &bucket);
+	if (!refs || !*refs)
+		return 0;
+
+	/* do_exit decrements signal->live before this tracepoint: 0 means last thread. */
+	if (task->signal->live.counter != 0)
+		return 0;
+
+	found = bpf_map_lookup_elem(&tracing_tasks, &tgid);
+	if (!found)
+		return 0;
+	info = *found; /* copy first: a deleted preallocated element is reused at once */
+
+	/* Threads exiting together can all read live == 0: the one that deletes, records. */
+	if (bpf_map_delete_elem(&tracing_tasks, &tgid) != 0)
+		return 0;
+	__sync_fetch_and_add(refs, -1);
+
+	st = counters();
+	if (st)
+		st->exits++;
+
+	/* de_thread copies the leader's start time to an exec-ing thread: still the same. */
+	if (info.start_ticks &&
+	    task->group_leader->start_boottime / EXITSNOOP_NSEC_PER_TICK != info.start_ticks) {
+		if (st)
+			st->stale++;
+		return 0;
+	}
+
+	if ((info.pidns_dev || info.pidns_ino) &&
+	    bpf_get_ns_current_pid_tgid(info.pidns_dev, info.pidns_ino, &ns, sizeof(ns))) {
+		if (st)
+			st->ns_mismatch++;
+		return 0;
+	}
+
+	ev.pid = tgid;
+	ev.exit_code = wait_status(task);
+	ev.start_boottime = task->group_leader->start_boottime;
+	ev.exited_time = bpf_ktime_get_ns();
+
+	err = bpf_map_update_elem(&exited_events, &info.trace_id, &ev, BPF_NOEXIST);
+	if (st) {
+		if (!err)
+			st->recorded++;
+		else if (err == -17 /* EEXIST */)
+			st->duplicate++;
+		else
+			st->dropped++;
+	}
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Record layout shared by the BPF program (exitsnoop.bpf.c) and the Go package
+ * (exitsnoop.dev/exitsnoop mirrors every struct here). Changing any of it is a
+ * format change: bump EXITSNOOP_FORMAT_VERSION.
+ */
+#ifndef __EXITSNOOP_H
+#define __EXITSNOOP_H
+
+#define EXITSNOOP_FORMAT_VERSION 2 /* 1 was the seed's */
+
+/* Buckets of the pid_refs array: a counting filter in front of tracing_tasks. */
+#define EXITSNOOP_PID_BUCKETS (1U << 16)
+
+/* 10^9 / USER_HZ: /proc/<pid>/stat reports start times in clock ticks of 10 ms. */
+#define EXITSNOOP_NSEC_PER_TICK 10000000ULL
+
+/* Value of tracing_tasks, keyed by the host's tgid (__u32). */
+struct task_info {
+	__u64 trace_id;
+	__u64 pidns_dev; /* 0 with pidns_ino 0: any pid namespace */
+	__u64 pidns_ino;
+	__u64 start_ticks; /* the leader's start_boottime in ticks; 0: not checked */
+};
+
+/* Value of exited_events, keyed by trace ID (__u64). The seed's layout. */
+struct exit_status {
+	__u32 pid;
+	__s32 exit_code;       /* raw wait status, as waitpid reports it */
+	__u64 start_boottime;  /* ns since boot */
+	__u64 exited_time;     /* bpf_ktime_get_ns() at the exit */
+};
+
+/* Per-CPU counters, one struct at key 0 of the stats map. */
+struct exitsnoop_stats {
+	__u64 exits;        /* exits of traced processes seen */
+	__u64 recorded;     /* events written to exited_events */
+	__u64 dropped;      /* events lost: exited_events full */
+	__u64 duplicate;    /* an event for the trace ID existed: kept the old one */
+	__u64 ns_mismatch;  /* exited in another pid namespace than traced: not recorded */
+	__u64 stale;        /* the pid was reused by another process: not recorded */
+};
+
+/* Value of the one-entry meta array, pinned with the maps. */
+struct exitsnoop_meta {
+	__u32 format_version;
+	__u32 pid_buckets;
+	__u8 build_id[24]; /* identifies the program that created the pins */
+};
+
+#endif /* __EXITSNOOP_H */

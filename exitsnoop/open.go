@@ -1,0 +1,155 @@
+package exitsnoop
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"unsafe"
+
+	bpf "github.com/aquasecurity/libbpfgo"
+	"golang.org/x/sys/unix"
+
+	"exitsnoop.dev/internal/bpfsys"
+)
+
+// Options configure Open. The zero value loads a private tracer with default
+// capacities.
+type Options struct {
+	// BPFFSRoot, when set, makes the tracer durable: it is pinned under
+	// <BPFFSRoot>/.exitsnoop.bpf/ as EnsureRunning does, survives the process
+	// and is shared with every Store opened on the same root. When empty, the
+	// tracer is private to the Store and detached by Close.
+	BPFFSRoot string
+	// MaxTracingTasks is how many processes can be traced at once
+	// (DefaultCapacity when 0). Pinned maps keep the size they were made with.
+	MaxTracingTasks uint32
+	// MaxExitedEvents is how many events can wait to be read
+	// (DefaultCapacity when 0). Exits past it are counted in Stats.Dropped.
+	MaxExitedEvents uint32
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxTracingTasks == 0 {
+		o.MaxTracingTasks = DefaultCapacity
+	}
+	if o.MaxExitedEvents == 0 {
+		o.MaxExitedEvents = DefaultCapacity
+	}
+	return o
+}
+
+// Open returns a Store of a running tracer: the one pinned under opts.BPFFSRoot,
+// installed first if needed (EnsureRunning and NewStore in one), or a private one
+// when BPFFSRoot is empty (NewStoreFromAttach with options).
+//
+// Needs kernel 5.8+, with BTF, and root or CAP_BPF+CAP_PERFMON.
+func Open(opts Options) (*Store, error) {
+	opts = opts.withDefaults()
+	if opts.BPFFSRoot == "" {
+		t, err := loadTracer(opts, nil)
+		if err != nil {
+			return nil, err
+		}
+		s, err := newStore(t.fd(mapTasks), t.fd(mapEvents), t.fd(mapRefs), t.fd(mapStats), t.fd(mapMeta))
+		if err != nil {
+			return nil, errors.Join(err, t.close())
+		}
+		s.owner = t
+		if err := s.writeMeta(currentMeta()); err != nil {
+			return nil, errors.Join(err, s.Close())
+		}
+		return s, nil
+	}
+	if err := ensure(opts); err != nil {
+		return nil, err
+	}
+	return NewStore(opts.BPFFSRoot)
+}
+
+// NewStoreFromAttach loads exitsnoop and attaches to sched_process_exit and returns
+// the Store. The tracer is not pinned: it records exits only while the Store is
+// open. Use it for short-lived processes; Open takes capacity options.
+func NewStoreFromAttach() (_ *Store, retErr error) {
+	return Open(Options{})
+}
+
+// NewStore opens the maps of the tracer pinned under bpffsRoot by EnsureRunning.
+// Without pins it fails with ErrNotInstalled; with pins of another format, with
+// ErrIncompatible.
+func NewStore(bpffsRoot string) (*Store, error) {
+	dir := pinDir(bpffsRoot)
+	var fds []int
+	for _, name := range mapNames {
+		p := filepath.Join(dir, name)
+		fd, err := bpfsys.ObjGet(p)
+		if err != nil {
+			closeFds(fds)
+			if errors.Is(err, unix.ENOENT) {
+				return nil, fmt.Errorf("opening pinned map %s: %w (run EnsureRunning or `exitsnoop install`)", p, ErrNotInstalled)
+			}
+			return nil, fmt.Errorf("opening pinned map %s%s: %w", p, permHint(err), err)
+		}
+		fds = append(fds, fd)
+	}
+	s, err := newStore(fds[0], fds[1], fds[2], fds[3], fds[4])
+	if err != nil {
+		closeFds(fds)
+		return nil, err
+	}
+	m, err := s.readMeta()
+	if err == nil && (m.FormatVersion != formatVersion || m.PidBuckets != pidBuckets) {
+		err = fmt.Errorf("pins at %s have format %d, this build reads %d: %w", dir, m.FormatVersion, formatVersion, ErrIncompatible)
+	}
+	if err != nil {
+		return nil, errors.Join(err, s.Close())
+	}
+	return s, nil
+}
+
+// newStore makes a Store of map fds (owned by the Store unless it gets an owner).
+func newStore(tasks, events, refs, stats, meta int) (*Store, error) {
+	mem, err := unix.Mmap(refs, 0, pidBuckets*8, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return nil, fmt.Errorf("mapping pid_refs: %w", err)
+	}
+	return &Store{
+		tasks: tasks, events: events, stats: stats, meta: meta,
+		refsMem: mem,
+		refs:    unsafe.Slice((*uint64)(unsafe.Pointer(&mem[0])), pidBuckets),
+		refsFd:  refs,
+		ncpu:    possibleCPUs(),
+	}, nil
+}
+
+func (s *Store) readMeta() (meta, error) {
+	var key uint32
+	var m meta
+	if err := bpfsys.Lookup(s.meta, unsafe.Pointer(&key), unsafe.Pointer(&m)); err != nil {
+		return meta{}, fmt.Errorf("reading meta: %w", err)
+	}
+	return m, nil
+}
+
+func (s *Store) writeMeta(m meta) error {
+	var key uint32
+	if err := bpfsys.Update(s.meta, unsafe.Pointer(&key), unsafe.Pointer(&m), bpfsys.Any); err != nil {
+		return fmt.Errorf("writing meta: %w", err)
+	}
+	return nil
+}
+
+func closeFds(fds []int) {
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
+}
+
+// possibleCPUs is the number of per-CPU slots of a per-CPU map value.
+func possibleCPUs() int {
+	n, err := bpf.NumPossibleCPUs()
+	if err != nil || n < 1 {
+		return runtime.NumCPU()
+	}
+	return n
+}

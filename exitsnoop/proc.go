@@ -1,0 +1,107 @@
+package exitsnoop
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// procState is what Trace needs to know of a process: its identity (start time) and
+// whether it has finished exiting.
+type procState struct {
+	state      byte   // field 3 of /proc/<pid>/stat: 'R', 'S', 'Z', …
+	threads    uint64 // field 20: num_threads
+	startTicks uint64 // field 22: starttime, in clock ticks since boot
+}
+
+// gone reports whether the process has exited as a whole: its leader is a zombie
+// (or dead) and no other thread is left.
+func (p procState) gone() bool {
+	return (p.state == 'Z' || p.state == 'X') && p.threads <= 1
+}
+
+// readProcStat reads /proc/<pid>/stat without allocating: Trace calls it twice.
+// A missing process is ErrNoProcess.
+func readProcStat(pid uint32) (procState, error) {
+	var path [32]byte
+	n := copy(path[:], "/proc/")
+	n += len(strconv.AppendUint(path[n:n], uint64(pid), 10))
+	n += copy(path[n:], "/stat")
+	path[n] = 0
+
+	dirfd := unix.AT_FDCWD
+	fd, _, e := unix.Syscall6(unix.SYS_OPENAT, uintptr(dirfd), uintptr(unsafe.Pointer(&path[0])),
+		uintptr(unix.O_RDONLY|unix.O_CLOEXEC), 0, 0, 0)
+	if e != 0 {
+		if e == syscall.ENOENT || e == syscall.ESRCH {
+			return procState{}, ErrNoProcess
+		}
+		return procState{}, fmt.Errorf("opening /proc/%d/stat: %w", pid, e)
+	}
+	var buf [1024]byte
+	r, _, e := unix.Syscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
+	unix.Syscall(unix.SYS_CLOSE, fd, 0, 0)
+	if e != 0 {
+		if e == syscall.ESRCH {
+			return procState{}, ErrNoProcess
+		}
+		return procState{}, fmt.Errorf("reading /proc/%d/stat: %w", pid, e)
+	}
+	return parseProcStat(buf[:r])
+}
+
+// parseProcStat parses the fields after "pid (comm) "; comm may hold spaces and ')'.
+func parseProcStat(b []byte) (procState, error) {
+	end := bytes.LastIndexByte(b, ')')
+	if end < 0 || end+2 >= len(b) {
+		return procState{}, fmt.Errorf("parsing /proc stat %q: %w", b, ErrInvalidArgument)
+	}
+	var p procState
+	field := 3 // the state field
+	for rest := b[end+2:]; len(rest) > 0 && field <= 22; field++ {
+		tok := rest
+		if i := bytes.IndexByte(rest, ' '); i >= 0 {
+			tok, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = nil
+		}
+		switch field {
+		case 3:
+			p.state = tok[0]
+		case 20:
+			p.threads = atou(tok)
+		case 22:
+			p.startTicks = atou(tok)
+			return p, nil
+		}
+	}
+	return procState{}, fmt.Errorf("parsing /proc stat %q: %w", b, ErrInvalidArgument)
+}
+
+func atou(b []byte) uint64 {
+	var v uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			break
+		}
+		v = v*10 + uint64(c-'0')
+	}
+	return v
+}
+
+// PidnsOf returns the pid namespace of pid, for TaskInfo.PidnsInfo.
+func PidnsOf(pid uint32) (PidnsInfo, error) {
+	var st unix.Stat_t
+	p := fmt.Sprintf("/proc/%d/ns/pid", pid)
+	if err := unix.Stat(p, &st); err != nil {
+		if err == unix.ENOENT {
+			return PidnsInfo{}, fmt.Errorf("stat %s: %w", p, ErrNoProcess)
+		}
+		return PidnsInfo{}, fmt.Errorf("stat %s: %w", p, err)
+	}
+	return PidnsInfo{Dev: st.Dev, Ino: st.Ino}, nil
+}

@@ -1,0 +1,232 @@
+package exitsnoop
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"exitsnoop.dev/internal/bpfsys"
+)
+
+// Store is used to trace target task and receive the exited event by trace ID.
+//
+// A Store holds file descriptors of the tracer's maps: opened from pins (NewStore,
+// Open with a BPFFSRoot) or owned with a private tracer (NewStoreFromAttach, Open
+// without one). Its methods are safe for concurrent use by many goroutines, and
+// several processes may use Stores of the same pinned tracer at once. After Close
+// every method returns ErrClosed.
+type Store struct {
+	mu     sync.RWMutex // held for reading by operations, for writing by Close
+	closed bool
+
+	tasks, events, refsFd, stats, meta int // map fds
+	refsMem                            []byte
+	refs                               []uint64 // pid_refs, shared with the kernel
+	ncpu                               int
+
+	owner *tracer // the private tracer, nil for pinned ones
+}
+
+// acquire locks s for an operation; release with s.mu.RUnlock.
+func (s *Store) acquire() error {
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return ErrClosed
+	}
+	return nil
+}
+
+func (s *Store) refAdd(pid uint32, delta int64) {
+	atomic.AddUint64(&s.refs[pid%pidBuckets], uint64(delta))
+}
+
+// Trace starts tracing pid: when its last thread exits, the kernel records an
+// ExitStatus under taskInfo.TraceID.
+//
+// Trace records the process's start time and the kernel checks it at the exit, so
+// a later reuse of pid by another process never produces an event. Trace fails
+// with ErrNoProcess when pid names no process, or when the process exited before
+// tracing began (then no event can come); with ErrKeyExist when pid is traced
+// already, and ErrFull when the tracing map is full. It cannot tell whether pid
+// was reused before the call: TracePidfd can.
+func (s *Store) Trace(pid uint32, taskInfo *TaskInfo) error {
+	if err := s.trace(pid, taskInfo, 0); err != nil {
+		return fmt.Errorf("trace pid %d: %w", pid, err)
+	}
+	return nil
+}
+
+// trace is Trace of the process started at wantTicks (any when 0).
+func (s *Store) trace(pid uint32, info *TaskInfo, wantTicks uint64) error {
+	if pid == 0 || info == nil {
+		return ErrInvalidArgument
+	}
+	if err := s.acquire(); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
+	before, err := readProcStat(pid)
+	if err != nil {
+		return err
+	}
+	if before.gone() || (wantTicks != 0 && before.startTicks != wantTicks) {
+		return fmt.Errorf("exited already: %w", ErrNoProcess)
+	}
+	if err := s.insertTask(pid, info, before.startTicks); err != nil {
+		return err
+	}
+	// The process may have exited between the two reads, before the kernel could
+	// see the entry: then take the entry back, unless the kernel consumed it.
+	after, err := readProcStat(pid)
+	if err == nil && after.startTicks == before.startTicks && !after.gone() {
+		return nil
+	}
+	if s.deleteTask(pid) != nil {
+		var ev ExitStatus
+		if bpfsys.Lookup(s.events, unsafe.Pointer(&info.TraceID), unsafe.Pointer(&ev)) == nil {
+			return nil // the kernel consumed the entry and recorded the exit
+		}
+	}
+	return fmt.Errorf("exited while tracing began: %w", ErrNoProcess)
+}
+
+// insertTask adds the tracing entry; pid_refs counts it before it becomes visible.
+func (s *Store) insertTask(pid uint32, info *TaskInfo, startTicks uint64) error {
+	v := taskValue{TaskInfo: *info, StartTicks: startTicks}
+	s.refAdd(pid, 1)
+	if err := bpfsys.Update(s.tasks, unsafe.Pointer(&pid), unsafe.Pointer(&v), bpfsys.NoExist); err != nil {
+		s.refAdd(pid, -1)
+		return mapErr(err)
+	}
+	return nil
+}
+
+// deleteTask removes the tracing entry; pid_refs drops it after it is gone.
+func (s *Store) deleteTask(pid uint32) error {
+	if err := bpfsys.Delete(s.tasks, unsafe.Pointer(&pid)); err != nil {
+		return mapErr(err)
+	}
+	s.refAdd(pid, -1)
+	return nil
+}
+
+// GetTracingTask returns the TaskInfo pid is traced with, or ErrKeyNotExist.
+func (s *Store) GetTracingTask(pid uint32) (*TaskInfo, error) {
+	if err := s.acquire(); err != nil {
+		return nil, err
+	}
+	defer s.mu.RUnlock()
+	var v taskValue
+	if err := bpfsys.Lookup(s.tasks, unsafe.Pointer(&pid), unsafe.Pointer(&v)); err != nil {
+		return nil, fmt.Errorf("get tracing task %d: %w", pid, mapErr(err))
+	}
+	return &v.TaskInfo, nil
+}
+
+// DeleteTracingTask stops tracing pid, or returns ErrKeyNotExist.
+func (s *Store) DeleteTracingTask(pid uint32) error {
+	if err := s.acquire(); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
+	if err := s.deleteTask(pid); err != nil {
+		return fmt.Errorf("delete tracing task %d: %w", pid, err)
+	}
+	return nil
+}
+
+// ExitedEventFromWaitStatus records an exit learned another way (from waitpid, say)
+// so that readers have one source of truth: an ExitStatus with pid, the raw wait
+// status and the current CLOCK_MONOTONIC time; StartBoottime is 0. A tracing entry
+// of pid with the same trace ID is removed. Returns ErrKeyExist if an event for
+// traceEventID exists (the kernel's record wins).
+func (s *Store) ExitedEventFromWaitStatus(traceEventID uint64, pid uint32, status uint32) error {
+	if err := s.acquire(); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
+	var now unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &now); err != nil {
+		return fmt.Errorf("reading CLOCK_MONOTONIC: %w", err)
+	}
+	ev := ExitStatus{Pid: pid, ExitCode: int32(status), ExittedTime: uint64(now.Nano())}
+	if err := bpfsys.Update(s.events, unsafe.Pointer(&traceEventID), unsafe.Pointer(&ev), bpfsys.NoExist); err != nil {
+		return fmt.Errorf("record event %d: %w", traceEventID, mapErr(err))
+	}
+	var v taskValue
+	if bpfsys.Lookup(s.tasks, unsafe.Pointer(&pid), unsafe.Pointer(&v)) == nil && v.TraceID == traceEventID {
+		_ = s.deleteTask(pid) // gone already if the kernel got there first
+	}
+	return nil
+}
+
+// GetExitedEvent returns the event recorded for traceEventID, or ErrKeyNotExist.
+func (s *Store) GetExitedEvent(traceEventID uint64) (*ExitStatus, error) {
+	ev := new(ExitStatus)
+	if err := s.LookupExitedEvent(traceEventID, ev); err != nil {
+		return nil, err
+	}
+	return ev, nil
+}
+
+// LookupExitedEvent is GetExitedEvent into a caller-owned ExitStatus: it does not
+// allocate.
+func (s *Store) LookupExitedEvent(traceEventID uint64, ev *ExitStatus) error {
+	if ev == nil {
+		return fmt.Errorf("lookup event %d: %w", traceEventID, ErrInvalidArgument)
+	}
+	if err := s.acquire(); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
+	if err := bpfsys.Lookup(s.events, unsafe.Pointer(&traceEventID), unsafe.Pointer(ev)); err != nil {
+		return fmt.Errorf("lookup event %d: %w", traceEventID, mapErr(err))
+	}
+	return nil
+}
+
+// DeleteExitedEvent removes the event of traceEventID, or returns ErrKeyNotExist.
+func (s *Store) DeleteExitedEvent(traceEventID uint64) error {
+	if err := s.acquire(); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
+	if err := bpfsys.Delete(s.events, unsafe.Pointer(&traceEventID)); err != nil {
+		return fmt.Errorf("delete event %d: %w", traceEventID, mapErr(err))
+	}
+	return nil
+}
+
+// Close releases the Store's file descriptors and, for a private tracer, detaches
+// it. Pinned tracers keep running. Close is idempotent; it returns the first error
+// met while releasing.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	var errs []error
+	if s.refsMem != nil {
+		if err := unix.Munmap(s.refsMem); err != nil {
+			errs = append(errs, fmt.Errorf("unmapping pid_refs: %w", err))
+		}
+		s.refsMem, s.refs = nil, nil
+	}
+	if s.owner != nil {
+		errs = append(errs, s.owner.close())
+	} else {
+		for _, fd := range []int{s.tasks, s.events, s.refsFd, s.stats, s.meta} {
+			if err := unix.Close(fd); err != nil {
+				errs = append(errs, fmt.Errorf("closing map fd %d: %w", fd, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

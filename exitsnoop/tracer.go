@@ -1,0 +1,177 @@
+package exitsnoop
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"syscall"
+
+	bpf "github.com/aquasecurity/libbpfgo"
+	"golang.org/x/sys/unix"
+
+	"exitsnoop.dev/internal/bpfobj"
+)
+
+// Layout constants of bpf/exitsnoop.h.
+const (
+	formatVersion = 2       // EXITSNOOP_FORMAT_VERSION
+	pidBuckets    = 1 << 16 // EXITSNOOP_PID_BUCKETS
+)
+
+// DefaultCapacity is the default number of entries of each map: traced processes
+// and unread events. A traced process costs about 100 bytes of kernel memory, an
+// unread event as much (see the README for measurements).
+const DefaultCapacity = 65536
+
+// Names of the maps and the program in bpf/exitsnoop.bpf.c; also their pin names.
+const (
+	mapTasks  = "tracing_tasks"
+	mapEvents = "exited_events"
+	mapRefs   = "pid_refs"
+	mapStats  = "stats"
+	mapMeta   = "meta"
+	progName  = "handle_exit"
+)
+
+var mapNames = []string{mapTasks, mapEvents, mapRefs, mapStats, mapMeta}
+
+// meta mirrors struct exitsnoop_meta.
+type meta struct {
+	FormatVersion uint32
+	PidBuckets    uint32
+	BuildID       [24]byte
+}
+
+// buildID identifies this build's BPF object; pins record the one they run.
+var buildID = func() (id [24]byte) {
+	sum := sha256.Sum256(bpfobj.Object)
+	copy(id[:], sum[:])
+	return id
+}()
+
+func currentMeta() meta {
+	return meta{FormatVersion: formatVersion, PidBuckets: pidBuckets, BuildID: buildID}
+}
+
+// quietLibbpf keeps libbpf's info and debug messages off stderr; warnings (a
+// verifier log among them) still reach it.
+var quietLibbpf sync.Once
+
+// tracer is a loaded and attached copy of the BPF program with its maps.
+type tracer struct {
+	mod  *bpf.Module
+	link *bpf.BPFLink
+}
+
+// checkKernel returns a *NotSupportedError when the kernel cannot run the tracer.
+func checkKernel() error {
+	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+		return &NotSupportedError{Feature: "kernel BTF (/sys/kernel/btf/vmlinux) for tp_btf programs", MinVersion: "5.5 with CONFIG_DEBUG_INFO_BTF"}
+	}
+	var u unix.Utsname
+	if err := unix.Uname(&u); err == nil {
+		var major, minor int
+		if _, err := fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &major, &minor); err == nil &&
+			(major < 5 || (major == 5 && minor < 8)) {
+			return &NotSupportedError{Feature: "exitsnoop's tracer (tp_btf, pinned links, mmapable arrays, ring buffer)", MinVersion: "5.8"}
+		}
+	}
+	return nil
+}
+
+// loadTracer loads and attaches the program. Maps named in reuse take the given
+// file descriptors (pinned maps of a running tracer) instead of new maps.
+func loadTracer(opts Options, reuse map[string]int) (_ *tracer, retErr error) {
+	if err := checkKernel(); err != nil {
+		return nil, err
+	}
+	quietLibbpf.Do(func() {
+		bpf.SetLoggerCbs(bpf.Callbacks{
+			LogFilters: []func(int, string) bool{
+				func(level int, _ string) bool { return level > bpf.LibbpfWarnLevel },
+			},
+		})
+	})
+	mod, err := bpf.NewModuleFromBufferArgs(bpf.NewModuleArgs{
+		BPFObjBuff:      bpfobj.Object,
+		BPFObjName:      "exitsnoop.bpf.o",
+		SkipMemlockBump: true, // libbpf raises RLIMIT_MEMLOCK itself where the kernel needs it
+	})
+	if err != nil {
+		return nil, fmt.Errorf("opening BPF object: %w", plainErrno(err))
+	}
+	t := &tracer{mod: mod}
+	defer func() {
+		if retErr != nil {
+			t.close()
+		}
+	}()
+	for name, n := range map[string]uint32{mapTasks: opts.MaxTracingTasks, mapEvents: opts.MaxExitedEvents} {
+		m, err := mod.GetMap(name)
+		if err != nil {
+			return nil, fmt.Errorf("map %s: %w", name, plainErrno(err))
+		}
+		if err := m.SetMaxEntries(n); err != nil {
+			return nil, fmt.Errorf("sizing map %s: %w", name, plainErrno(err))
+		}
+	}
+	for name, fd := range reuse {
+		m, err := mod.GetMap(name)
+		if err != nil {
+			return nil, fmt.Errorf("map %s: %w", name, plainErrno(err))
+		}
+		if err := m.ReuseFD(fd); err != nil {
+			return nil, fmt.Errorf("reusing pinned map %s: %w", name, plainErrno(err))
+		}
+	}
+	if err := mod.BPFLoadObject(); err != nil {
+		return nil, fmt.Errorf("loading BPF program%s: %w", permHint(err), plainErrno(err))
+	}
+	prog, err := mod.GetProgram(progName)
+	if err != nil {
+		return nil, fmt.Errorf("program %s: %w", progName, plainErrno(err))
+	}
+	if t.link, err = prog.AttachGeneric(); err != nil {
+		return nil, fmt.Errorf("attaching to sched_process_exit%s: %w", permHint(err), plainErrno(err))
+	}
+	return t, nil
+}
+
+// fd returns the file descriptor of a map of the tracer.
+func (t *tracer) fd(name string) int {
+	m, err := t.mod.GetMap(name)
+	if err != nil {
+		return -1
+	}
+	return m.FileDescriptor()
+}
+
+// close detaches the program and releases the maps (pinned ones live on).
+func (t *tracer) close() error {
+	var err error
+	if t.link != nil {
+		if e := t.link.Destroy(); e != nil {
+			err = fmt.Errorf("detaching program: %w", plainErrno(e))
+		}
+	}
+	t.mod.Close()
+	return err
+}
+
+// plainErrno strips libbpfgo's message down to the errno it wraps, if any.
+func plainErrno(err error) error {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return errno
+	}
+	return err
+}
+
+func permHint(err error) string {
+	if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) {
+		return " (need root, or CAP_BPF with CAP_PERFMON)"
+	}
+	return ""
+}

@@ -1,0 +1,39 @@
+package exitsnoop
+
+// PidnsInfo names a pid namespace: the device and inode numbers of
+// /proc/<pid>/ns/pid. The zero value matches every namespace.
+type PidnsInfo struct {
+	Dev uint64
+	Ino uint64
+}
+
+// TaskInfo is used to trace the target task.
+type TaskInfo struct {
+	// TraceID is allocated by userspace to identity the pid of task.
+	TraceID uint64
+	// PidnsInfo is used to check the pid namespace: an exit in another pid
+	// namespace is not recorded (it is counted in Stats.NamespaceMismatch).
+	PidnsInfo PidnsInfo
+}
+
+// ExitStatus is used to record the exit event when the target task exits.
+//
+// Its layout is the kernel record's (bpf/exitsnoop.h: struct exit_status).
+type ExitStatus struct {
+	// Pid is the process's pid as the host's pid namespace sees it.
+	Pid uint32
+	// ExitCode is the raw wait status, as waitpid reports it: code<<8 after
+	// exit(code), the signal number after a fatal signal, with 0x80 set when a
+	// core was dumped.
+	ExitCode int32
+	// StartBoottime is the process's start time, in ns since boot (CLOCK_BOOTTIME).
+	StartBoottime uint64
+	// ExittedTime is CLOCK_MONOTONIC in ns (bpf_ktime_get_ns) at the exit.
+	ExittedTime uint64
+}
+
+// taskValue is the kernel record of a traced task (struct task_info).
+type taskValue struct {
+	TaskInfo
+	StartTicks uint64 // start time in clock ticks, as /proc/<pid>/stat has it
+}
