@@ -1,0 +1,77 @@
+package exitsnoop
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// The test binary re-runs itself as a separate process (a supervisor that dies,
+// a reader that starts later) when helperEnv names an action.
+const helperEnv = "EXITSNOOP_TEST_HELPER"
+
+// runHelper runs the test binary as a helper process and returns its stdout.
+func runHelper(t testing.TB, action string, args ...string) string {
+	t.Helper()
+	cmd := helperCmd(action, args...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	require.NoError(t, err, "helper %s %v", action, args)
+	return string(out)
+}
+
+func helperCmd(action string, args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), helperEnv+"="+action)
+	return cmd
+}
+
+// helperMain is the helper process: it reports errors on stderr and exit code 1.
+func helperMain() int {
+	if err := helperRun(os.Getenv(helperEnv), os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "helper:", err)
+		return 1
+	}
+	return 0
+}
+
+func helperRun(action string, args []string) error {
+	root := args[0]
+	switch action {
+	case "trace": // ROOT ID PID...: install, trace each pid under ID, ID+1, …
+		if err := EnsureRunning(root); err != nil {
+			return err
+		}
+		s, err := NewStore(root)
+		if err != nil {
+			return err
+		}
+		id, _ := strconv.ParseUint(args[1], 10, 64)
+		for i, a := range args[2:] {
+			pid, _ := strconv.ParseUint(a, 10, 32)
+			if err := s.Trace(uint32(pid), &TaskInfo{TraceID: id + uint64(i)}); err != nil {
+				return err
+			}
+		}
+		fmt.Println("traced")
+		return nil // exits without Close: the pins must not depend on it
+	case "read": // ROOT ID: print the event of ID as JSON
+		s, err := NewStore(root)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		id, _ := strconv.ParseUint(args[1], 10, 64)
+		ev, err := s.GetExitedEvent(id)
+		if err != nil {
+			return err
+		}
+		return json.NewEncoder(os.Stdout).Encode(ev)
+	}
+	return fmt.Errorf("unknown helper action %q", action)
+}
