@@ -60,18 +60,29 @@ func helperRun(action string, args []string) error {
 		}
 		fmt.Println("traced")
 		return nil // exits without Close: the pins must not depend on it
-	case "read": // ROOT ID: print the event of ID as JSON
+	case "read": // ROOT ID [N]: print the events of ID … ID+N-1 as JSON lines
 		s, err := NewStore(root)
 		if err != nil {
 			return err
 		}
 		defer s.Close()
 		id, _ := strconv.ParseUint(args[1], 10, 64)
-		ev, err := s.GetExitedEvent(id)
-		if err != nil {
-			return err
+		n := uint64(1)
+		if len(args) > 2 {
+			n, _ = strconv.ParseUint(args[2], 10, 64)
 		}
-		return json.NewEncoder(os.Stdout).Encode(ev)
+		for i := id; i < id+n; i++ {
+			ev, err := s.GetExitedEvent(i)
+			if err != nil {
+				return err
+			}
+			if err := json.NewEncoder(os.Stdout).Encode(ev); err != nil {
+				return err
+			}
+		}
+		return nil
+	case "supervise": // ROOT ID N: start N children reading fd 3, trace them, print "traced", wait
+		return supervise(root, args[1], args[2])
 	}
 	return fmt.Errorf("unknown helper action %q", action)
 }
