@@ -73,7 +73,7 @@ func TestSupervisorKilled(t *testing.T) {
 	}
 	require.Len(t, pids, n, "the supervisor traced every child")
 
-	gateW.Close() // every child exits now…
+	gateW.Close()                          // every child exits now…
 	require.NoError(t, sup.Process.Kill()) // …while its supervisor dies
 	sup.Wait()
 
