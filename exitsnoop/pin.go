@@ -83,6 +83,14 @@ func makePinDir(root string) (string, error) {
 	if st, err := os.Stat(root); err == nil && !st.IsDir() {
 		return "", fmt.Errorf("bpffs root %s is not a directory: %w", root, ErrInvalidArgument)
 	}
+	// /sys/fs/bpf, the usual root, is the kernel's mount point for a bpffs: mount one
+	// there rather than below it, where sysfs allows no directory.
+	var st unix.Statfs_t
+	if unix.Statfs(root, &st) == nil && st.Type == unix.SYSFS_MAGIC {
+		if err := mountBPFFS(root); err != nil {
+			return "", err
+		}
+	}
 	dir := pinDir(root)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("creating pin directory: %w", err)
@@ -90,10 +98,14 @@ func makePinDir(root string) (string, error) {
 	if onBPFFS(dir) {
 		return dir, nil
 	}
+	return dir, mountBPFFS(dir)
+}
+
+func mountBPFFS(dir string) error {
 	if err := unix.Mount("bpffs", dir, "bpf", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0700"); err != nil {
-		return "", fmt.Errorf("mounting bpffs at %s (need root): %w", dir, err)
+		return fmt.Errorf("mounting bpffs at %s (need root): %w", dir, err)
 	}
-	return dir, nil
+	return nil
 }
 
 // lockDir takes an exclusive flock on dir, serializing installs across processes.

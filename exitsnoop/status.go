@@ -1,0 +1,94 @@
+package exitsnoop
+
+import (
+	"fmt"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Exited reports whether the process ended by exit (or by returning from main).
+func (e *ExitStatus) Exited() bool { return e.ExitCode&0x7f == 0 }
+
+// ExitStatus returns the code passed to exit, or -1 if the process was signaled.
+func (e *ExitStatus) ExitStatus() int {
+	if !e.Exited() {
+		return -1
+	}
+	return int(e.ExitCode>>8) & 0xff
+}
+
+// Signaled reports whether a signal ended the process.
+func (e *ExitStatus) Signaled() bool { return !e.Exited() && e.ExitCode&0x7f != 0x7f }
+
+// Signal returns the signal that ended the process, or -1 if it exited.
+func (e *ExitStatus) Signal() syscall.Signal {
+	if !e.Signaled() {
+		return -1
+	}
+	return syscall.Signal(e.ExitCode & 0x7f)
+}
+
+// CoreDump reports whether the process dumped core as it died.
+func (e *ExitStatus) CoreDump() bool { return e.Signaled() && e.ExitCode&0x80 != 0 }
+
+// String describes the status as a shell user would: "exited 3",
+// "killed by SIGKILL", "killed by SIGSEGV (core dumped)".
+func (e *ExitStatus) String() string {
+	switch {
+	case e.Exited():
+		return fmt.Sprintf("exited %d", e.ExitStatus())
+	case e.CoreDump():
+		return fmt.Sprintf("killed by %s (core dumped)", signalName(e.Signal()))
+	case e.Signaled():
+		return fmt.Sprintf("killed by %s", signalName(e.Signal()))
+	}
+	return fmt.Sprintf("wait status %#x", uint32(e.ExitCode))
+}
+
+// ShellCode is the exit code a shell gives the process: the exit code, or 128
+// plus the signal number.
+func (e *ExitStatus) ShellCode() int {
+	if e.Signaled() {
+		return 128 + int(e.Signal())
+	}
+	return e.ExitStatus()
+}
+
+func signalName(s syscall.Signal) string {
+	if name := unix.SignalName(s); name != "" {
+		return name
+	}
+	return fmt.Sprintf("signal %d", int(s))
+}
+
+// StartTime is the process's start as wall-clock time (from StartBoottime; zero
+// if that is unknown, as in events from ExitedEventFromWaitStatus).
+func (e *ExitStatus) StartTime() time.Time {
+	if e.StartBoottime == 0 {
+		return time.Time{}
+	}
+	return wallTime(unix.CLOCK_BOOTTIME, e.StartBoottime)
+}
+
+// ExitTime is the exit as wall-clock time (from ExittedTime).
+func (e *ExitStatus) ExitTime() time.Time { return wallTime(unix.CLOCK_MONOTONIC, e.ExittedTime) }
+
+// Runtime is how long the process ran (0 if its start is unknown).
+func (e *ExitStatus) Runtime() time.Duration {
+	if e.StartBoottime == 0 {
+		return 0
+	}
+	return e.ExitTime().Sub(e.StartTime())
+}
+
+// wallTime converts ns on clock to wall-clock time, by the clock's offset now.
+func wallTime(clock int32, ns uint64) time.Time {
+	var ts unix.Timespec
+	now := time.Now()
+	if unix.ClockGettime(clock, &ts) != nil {
+		return time.Time{}
+	}
+	return now.Add(-time.Duration(uint64(ts.Nano()) - ns))
+}
