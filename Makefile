@@ -36,8 +36,8 @@ $(LIBBPF_A): $(LIBBPF)/src/libbpf.c
 		INCLUDEDIR=/include LIBDIR= UAPIDIR=/include install install_uapi_headers
 
 # Relative paths and no DWARF keep the object byte-identical across checkouts.
-$(BPF_BUILT): bpf/exitsnoop.bpf.c bpf/exitsnoop.h bpf/kernel_types.h $(LIBBPF_A)
-	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -Ibuild/libbpf/include \
+$(BPF_BUILT): bpf/exitsnoop.bpf.c bpf/exitsnoop.h bpf/kernel_types.h Makefile $(LIBBPF_A)
+	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -Ibuild/libbpf/include -fdebug-prefix-map=$(CURDIR)=. \
 		-c bpf/exitsnoop.bpf.c -o $@
 	$(STRIP) -g $@
 
