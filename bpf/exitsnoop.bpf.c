@@ -38,6 +38,12 @@ struct {
 	__type(value, __u64);
 } pid_refs SEC(".maps");
 
+/* Wakes waiters in user space (kernel 5.8+); exited_events stays the source of truth. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} notify SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
@@ -76,6 +82,7 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 	struct exitsnoop_stats *st;
 	struct task_info info, *found;
 	struct exit_status ev = {};
+	struct exit_note note;
 	struct bpf_pidns_info ns;
 	__u32 tgid = task->tgid;
 	__u32 bucket = tgid % EXITSNOOP_PID_BUCKETS;
@@ -126,14 +133,20 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 	ev.exited_time = bpf_ktime_get_ns();
 
 	err = bpf_map_update_elem(&exited_events, &info.trace_id, &ev, BPF_NOEXIST);
-	if (st) {
-		if (!err)
-			st->recorded++;
-		else if (err == -17 /* EEXIST */)
+	if (err) {
+		if (st && err == -17 /* EEXIST */)
 			st->duplicate++;
-		else
+		else if (st)
 			st->dropped++;
+		return 0;
 	}
+	if (st)
+		st->recorded++;
+
+	note.trace_id = info.trace_id;
+	note.status = ev;
+	if (bpf_ringbuf_output(&notify, &note, sizeof(note), 0) && st)
+		st->notify_lost++;
 	return 0;
 }
 

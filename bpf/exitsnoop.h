@@ -31,6 +31,12 @@ struct exit_status {
 	__u64 exited_time;     /* bpf_ktime_get_ns() at the exit */
 };
 
+/* Notification in the notify ring buffer, written after the event is stored. */
+struct exit_note {
+	__u64 trace_id;
+	struct exit_status status;
+};
+
 /* Per-CPU counters, one struct at key 0 of the stats map. */
 struct exitsnoop_stats {
 	__u64 exits;        /* exits of traced processes seen */
@@ -39,6 +45,7 @@ struct exitsnoop_stats {
 	__u64 duplicate;    /* an event for the trace ID existed: kept the old one */
 	__u64 ns_mismatch;  /* exited in another pid namespace than traced: not recorded */
 	__u64 stale;        /* the pid was reused by another process: not recorded */
+	__u64 notify_lost;  /* recorded, but the notify ring buffer was full */
 };
 
 /* Value of the one-entry meta array, pinned with the maps. */

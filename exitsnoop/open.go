@@ -51,7 +51,11 @@ func Open(opts Options) (*Store, error) {
 		if err != nil {
 			return nil, err
 		}
-		s, err := newStore(t.fd(mapTasks), t.fd(mapEvents), t.fd(mapRefs), t.fd(mapStats), t.fd(mapMeta))
+		fds := map[string]int{}
+		for _, name := range mapNames {
+			fds[name] = t.fd(name)
+		}
+		s, err := newStore(fds)
 		if err != nil {
 			return nil, errors.Join(err, t.close())
 		}
@@ -79,7 +83,7 @@ func NewStoreFromAttach() (_ *Store, retErr error) {
 // ErrIncompatible.
 func NewStore(bpffsRoot string) (*Store, error) {
 	dir := pinDir(bpffsRoot)
-	var fds []int
+	fds := map[string]int{}
 	for _, name := range mapNames {
 		p := filepath.Join(dir, name)
 		fd, err := bpfsys.ObjGet(p)
@@ -90,9 +94,9 @@ func NewStore(bpffsRoot string) (*Store, error) {
 			}
 			return nil, fmt.Errorf("opening pinned map %s%s: %w", p, permHint(err), err)
 		}
-		fds = append(fds, fd)
+		fds[name] = fd
 	}
-	s, err := newStore(fds[0], fds[1], fds[2], fds[3], fds[4])
+	s, err := newStore(fds)
 	if err != nil {
 		closeFds(fds)
 		return nil, err
@@ -107,19 +111,49 @@ func NewStore(bpffsRoot string) (*Store, error) {
 	return s, nil
 }
 
-// newStore makes a Store of map fds (owned by the Store unless it gets an owner).
-func newStore(tasks, events, refs, stats, meta int) (*Store, error) {
-	mem, err := unix.Mmap(refs, 0, pidBuckets*8, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+// newStore makes a Store of the maps' fds, by name (owned by the Store unless it
+// gets an owner).
+func newStore(fds map[string]int) (*Store, error) {
+	if err := checkLayout(fds); err != nil {
+		return nil, err
+	}
+	mem, err := unix.Mmap(fds[mapRefs], 0, pidBuckets*8, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
 		return nil, fmt.Errorf("mapping pid_refs: %w", err)
 	}
 	return &Store{
-		tasks: tasks, events: events, stats: stats, meta: meta,
+		fds:     fds,
+		tasks:   fds[mapTasks],
+		events:  fds[mapEvents],
+		stats:   fds[mapStats],
+		meta:    fds[mapMeta],
 		refsMem: mem,
 		refs:    unsafe.Slice((*uint64)(unsafe.Pointer(&mem[0])), pidBuckets),
-		refsFd:  refs,
 		ncpu:    possibleCPUs(),
 	}, nil
+}
+
+// checkLayout makes sure the maps' records are the size of the Go types that
+// mirror them: the kernel copies value_size bytes into those.
+func checkLayout(fds map[string]int) error {
+	want := map[string][2]uintptr{
+		mapTasks:  {4, unsafe.Sizeof(taskValue{})},
+		mapEvents: {8, unsafe.Sizeof(ExitStatus{})},
+		mapRefs:   {4, 8},
+		mapStats:  {4, unsafe.Sizeof(Stats{})},
+		mapMeta:   {4, unsafe.Sizeof(meta{})},
+	}
+	for name, kv := range want {
+		info, err := bpfsys.GetMapInfo(fds[name])
+		if err != nil {
+			return fmt.Errorf("map info of %s: %w", name, err)
+		}
+		if uintptr(info.KeySize) != kv[0] || uintptr(info.ValueSize) != kv[1] {
+			return fmt.Errorf("map %s has %d-byte keys and %d-byte values, this build reads %d and %d: %w",
+				name, info.KeySize, info.ValueSize, kv[0], kv[1], ErrIncompatible)
+		}
+	}
+	return nil
 }
 
 func (s *Store) readMeta() (meta, error) {
@@ -139,7 +173,7 @@ func (s *Store) writeMeta(m meta) error {
 	return nil
 }
 
-func closeFds(fds []int) {
+func closeFds(fds map[string]int) {
 	for _, fd := range fds {
 		unix.Close(fd)
 	}

@@ -22,6 +22,9 @@ type Stats struct {
 	NamespaceMismatch uint64 `json:"namespace_mismatch"`
 	// PidReused counts exits of a process that reused a traced pid (not recorded).
 	PidReused uint64 `json:"pid_reused"`
+	// NotifyLost counts recorded exits whose notification did not fit in the ring
+	// buffer (Wait then finds them by looking at the map).
+	NotifyLost uint64 `json:"notify_lost"`
 }
 
 // Stats reads the counters.
@@ -43,6 +46,7 @@ func (s *Store) Stats() (Stats, error) {
 		sum.Duplicate += c.Duplicate
 		sum.NamespaceMismatch += c.NamespaceMismatch
 		sum.PidReused += c.PidReused
+		sum.NotifyLost += c.NotifyLost
 	}
 	return sum, nil
 }

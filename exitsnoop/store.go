@@ -23,10 +23,12 @@ type Store struct {
 	mu     sync.RWMutex // held for reading by operations, for writing by Close
 	closed bool
 
-	tasks, events, refsFd, stats, meta int // map fds
-	refsMem                            []byte
-	refs                               []uint64 // pid_refs, shared with the kernel
-	ncpu                               int
+	fds                        map[string]int // every map's fd, by name
+	tasks, events, stats, meta int            // the hot ones, from fds
+	refsMem                    []byte
+	refs                       []uint64 // pid_refs, shared with the kernel
+	ncpu                       int
+	notify                     notifier // Wait's ring buffer reader
 
 	owner *tracer // the private tracer, nil for pinned ones
 }
@@ -212,7 +214,7 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
-	var errs []error
+	errs := []error{s.notify.stop()}
 	if s.refsMem != nil {
 		if err := unix.Munmap(s.refsMem); err != nil {
 			errs = append(errs, fmt.Errorf("unmapping pid_refs: %w", err))
@@ -222,9 +224,9 @@ func (s *Store) Close() error {
 	if s.owner != nil {
 		errs = append(errs, s.owner.close())
 	} else {
-		for _, fd := range []int{s.tasks, s.events, s.refsFd, s.stats, s.meta} {
+		for name, fd := range s.fds {
 			if err := unix.Close(fd); err != nil {
-				errs = append(errs, fmt.Errorf("closing map fd %d: %w", fd, err))
+				errs = append(errs, fmt.Errorf("closing map %s: %w", name, err))
 			}
 		}
 	}

@@ -32,10 +32,11 @@ const (
 	mapRefs   = "pid_refs"
 	mapStats  = "stats"
 	mapMeta   = "meta"
+	mapNotify = "notify"
 	progName  = "handle_exit"
 )
 
-var mapNames = []string{mapTasks, mapEvents, mapRefs, mapStats, mapMeta}
+var mapNames = []string{mapTasks, mapEvents, mapRefs, mapStats, mapMeta, mapNotify}
 
 // meta mirrors struct exitsnoop_meta.
 type meta struct {

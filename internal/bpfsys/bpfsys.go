@@ -81,6 +81,22 @@ func NextKey(fd int, key, next unsafe.Pointer) error {
 	return errno(C.bpf_map_get_next_key(C.int(fd), key, next))
 }
 
+// LookupBatch copies up to *count entries after inBatch (from the start when nil)
+// into keys and values, sets *count to how many it copied and writes the position
+// to resume from into outBatch; with del it also deletes them. It returns ENOENT
+// when it reached the end. Needs kernel 5.6+.
+func LookupBatch(fd int, inBatch, outBatch, keys, values unsafe.Pointer, count *uint32, del bool) error {
+	n := C.__u32(*count)
+	var ret C.int
+	if del {
+		ret = C.bpf_map_lookup_and_delete_batch(C.int(fd), inBatch, outBatch, keys, values, &n, nil)
+	} else {
+		ret = C.bpf_map_lookup_batch(C.int(fd), inBatch, outBatch, keys, values, &n, nil)
+	}
+	*count = uint32(n)
+	return errno(ret)
+}
+
 // MapInfo is what the kernel reports of a map.
 type MapInfo struct {
 	Type       uint32

@@ -1,0 +1,166 @@
+package exitsnoop
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestWait(t *testing.T) {
+	s := openPrivate(t, Options{})
+	p := startScenario(t, "exit", "3")
+	require.NoError(t, s.Trace(p.pid, &TaskInfo{TraceID: 1}))
+
+	// Many waiters on one Store, on the same and on other IDs.
+	var wg sync.WaitGroup
+	results := make([]*ExitStatus, 8)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ev, err := s.Wait(context.Background(), 1)
+			assert.NoError(t, err)
+			results[i] = ev
+		}()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := s.Wait(ctx, 2)
+	require.ErrorIs(t, err, context.DeadlineExceeded, "cancelling ctx returns ctx.Err()")
+
+	start := time.Now()
+	p.finish(t)
+	wg.Wait()
+	assert.Less(t, time.Since(start), waitRecheck, "woken by the notification, not the re-check")
+	for _, ev := range results {
+		require.NotNil(t, ev)
+		assert.Equal(t, int32(3<<8), ev.ExitCode)
+		assert.Equal(t, p.pid, ev.Pid)
+	}
+
+	// Recorded before Wait was called: returns at once.
+	ev, err := s.Wait(context.Background(), 1)
+	require.NoError(t, err)
+	assert.Equal(t, int32(3<<8), ev.ExitCode)
+}
+
+// A notification that never comes (an event recorded without one, as when the
+// ring buffer is full) delays Wait by the re-check at most.
+func TestWaitWithoutNotification(t *testing.T) {
+	s := openPrivate(t, Options{})
+	done := make(chan *ExitStatus)
+	go func() {
+		ev, err := s.Wait(context.Background(), 5)
+		assert.NoError(t, err)
+		done <- ev
+	}()
+	time.Sleep(20 * time.Millisecond)
+	require.NoError(t, s.ExitedEventFromWaitStatus(5, 1, 9))
+	select {
+	case ev := <-done:
+		assert.Equal(t, int32(9), ev.ExitCode)
+	case <-time.After(2 * waitRecheck):
+		t.Fatal("Wait hung without a notification")
+	}
+}
+
+func TestWaitClosedStore(t *testing.T) {
+	s, err := NewStoreFromAttach()
+	require.NoError(t, err)
+	errc := make(chan error)
+	go func() {
+		_, err := s.Wait(context.Background(), 1)
+		errc <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	require.NoError(t, s.Close())
+	select {
+	case err := <-errc:
+		require.ErrorIs(t, err, ErrClosed)
+	case <-time.After(time.Second):
+		t.Fatal("Wait did not end with the Store")
+	}
+	_, err = s.Wait(context.Background(), 1)
+	require.ErrorIs(t, err, ErrClosed)
+	_, err = s.Subscribe(1)
+	require.ErrorIs(t, err, ErrClosed)
+}
+
+func TestSubscribe(t *testing.T) {
+	s := openPrivate(t, Options{})
+	all, err := s.Subscribe(16)
+	require.NoError(t, err)
+	slow, err := s.Subscribe(1) // never read: must not stall the others
+	require.NoError(t, err)
+
+	for i := 0; i < 3; i++ {
+		p := startScenario(t, "exit", "0")
+		require.NoError(t, s.Trace(p.pid, &TaskInfo{TraceID: uint64(10 + i)}))
+		p.finish(t)
+	}
+	for i := 0; i < 3; i++ {
+		select {
+		case ev := <-all.C:
+			assert.Equal(t, uint64(10+i), ev.TraceID)
+			assert.True(t, ev.Exited())
+		case <-time.After(2 * time.Second):
+			t.Fatalf("event %d not delivered", i)
+		}
+	}
+	assert.Zero(t, all.Lost())
+	require.Eventually(t, func() bool { return slow.Lost() == 2 }, time.Second, time.Millisecond,
+		"a full subscriber loses events, counted")
+	slow.Close()
+	_, open := <-slow.C
+	assert.True(t, open, "the buffered event is still there")
+	_, open = <-slow.C
+	assert.False(t, open, "then C is closed")
+	all.Close()
+}
+
+func TestListAndDrain(t *testing.T) {
+	s := openPrivate(t, Options{})
+	const n = 10_000
+	for i := uint64(1); i <= n; i++ {
+		require.NoError(t, s.ExitedEventFromWaitStatus(i, uint32(i), uint32(i%256)<<8))
+	}
+	for _, fallback := range []bool{false, true} {
+		list := s.ListExitedEvents
+		drain := s.DrainExitedEvents
+		if fallback {
+			list = func() (map[uint64]ExitStatus, error) { return s.perKeyLocked(false) }
+			drain = func() (map[uint64]ExitStatus, error) { return s.perKeyLocked(true) }
+		}
+		all, err := list()
+		require.NoError(t, err)
+		require.Len(t, all, n, "fallback %v", fallback)
+		for id, ev := range all {
+			require.Equal(t, uint32(id), ev.Pid)
+			require.Equal(t, int32(id%256)<<8, ev.ExitCode)
+		}
+		got, err := drain()
+		require.NoError(t, err)
+		require.Equal(t, all, got)
+		left, err := list()
+		require.NoError(t, err)
+		assert.Empty(t, left, "drained")
+		if !fallback {
+			for i := uint64(1); i <= n; i++ {
+				require.NoError(t, s.ExitedEventFromWaitStatus(i, uint32(i), uint32(i%256)<<8))
+			}
+		}
+	}
+}
+
+// perKeyLocked runs the per-key fallback as batch would.
+func (s *Store) perKeyLocked(del bool) (map[uint64]ExitStatus, error) {
+	if err := s.acquire(); err != nil {
+		return nil, err
+	}
+	defer s.mu.RUnlock()
+	return s.perKey(del)
+}

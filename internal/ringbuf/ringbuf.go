@@ -1,0 +1,150 @@
+// Package ringbuf reads a BPF ring buffer (BPF_MAP_TYPE_RINGBUF, kernel 5.8+)
+// through its memory mapping, without cgo and without allocating per record.
+//
+// The layout is the kernel's (kernel/bpf/ringbuf.c): a consumer page that the
+// reader writes, then a producer page and the data area, mapped twice in a row so
+// that a record that wraps around is contiguous. A Reader is for one goroutine;
+// Close may be called from any goroutine to make a blocked Read return ErrClosed.
+package ringbuf
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+const (
+	hdrSize     = 8       // struct bpf_ringbuf_hdr: u32 len, u32 pg_off
+	busyBit     = 1 << 31 // BPF_RINGBUF_BUSY_BIT: being written
+	discardBit  = 1 << 30 // BPF_RINGBUF_DISCARD_BIT: skip it
+	lenMask     = ^uint32(busyBit | discardBit)
+	epollWakeup = 1 // epoll data of the close eventfd
+)
+
+// ErrClosed is returned by Read after Close.
+var ErrClosed = errors.New("ring buffer reader closed")
+
+// Reader consumes records of one ring buffer.
+type Reader struct {
+	cons, prod, data []byte // the mappings
+	mask             uint64
+	epfd, wakefd     int
+	closed           atomic.Bool
+	events           [2]unix.EpollEvent
+}
+
+// NewReader maps the ring buffer behind fd (fd may be closed afterwards).
+func NewReader(fd int, size uint32) (_ *Reader, retErr error) {
+	page := os.Getpagesize()
+	if size == 0 || size&(size-1) != 0 || int(size)%page != 0 {
+		return nil, fmt.Errorf("ring buffer size %d: not a power-of-two multiple of the page size", size)
+	}
+	r := &Reader{mask: uint64(size) - 1, epfd: -1, wakefd: -1}
+	defer func() {
+		if retErr != nil {
+			r.Release()
+		}
+	}()
+	var err error
+	if r.cons, err = unix.Mmap(fd, 0, page, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED); err != nil {
+		return nil, fmt.Errorf("mapping consumer page: %w", err)
+	}
+	if r.prod, err = unix.Mmap(fd, int64(page), page+2*int(size), unix.PROT_READ, unix.MAP_SHARED); err != nil {
+		return nil, fmt.Errorf("mapping producer pages: %w", err)
+	}
+	r.data = r.prod[page:]
+	if r.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
+		return nil, fmt.Errorf("epoll_create1: %w", err)
+	}
+	if r.wakefd, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
+		return nil, fmt.Errorf("eventfd: %w", err)
+	}
+	for _, ev := range []struct {
+		fd   int
+		data int32
+	}{{fd, 0}, {r.wakefd, epollWakeup}} {
+		e := unix.EpollEvent{Events: unix.EPOLLIN, Fd: ev.data}
+		if err := unix.EpollCtl(r.epfd, unix.EPOLL_CTL_ADD, ev.fd, &e); err != nil {
+			return nil, fmt.Errorf("epoll_ctl: %w", err)
+		}
+	}
+	return r, nil
+}
+
+func (r *Reader) consumerPos() *uint64 { return (*uint64)(unsafe.Pointer(&r.cons[0])) }
+func (r *Reader) producerPos() *uint64 { return (*uint64)(unsafe.Pointer(&r.prod[0])) }
+
+// Read calls fn for each available record, in order, then returns; when none is
+// available it first waits for one. The record's bytes are valid only during fn.
+func (r *Reader) Read(fn func(record []byte)) error {
+	for {
+		if r.closed.Load() {
+			return ErrClosed
+		}
+		if n := r.consume(fn); n > 0 {
+			return nil
+		}
+		if _, err := unix.EpollWait(r.epfd, r.events[:], -1); err != nil && err != unix.EINTR {
+			return fmt.Errorf("epoll_wait: %w", err)
+		}
+	}
+}
+
+// consume hands every committed record to fn and returns how many it saw.
+func (r *Reader) consume(fn func([]byte)) int {
+	n := 0
+	cons := atomic.LoadUint64(r.consumerPos())
+	for {
+		prod := atomic.LoadUint64(r.producerPos())
+		if cons >= prod {
+			return n
+		}
+		off := cons & r.mask
+		hdr := atomic.LoadUint32((*uint32)(unsafe.Pointer(&r.data[off])))
+		if hdr&busyBit != 0 {
+			return n // being written; the writer wakes us when done
+		}
+		size := hdr & lenMask
+		if hdr&discardBit == 0 {
+			fn(r.data[off+hdrSize : off+hdrSize+uint64(size)])
+			n++
+		}
+		cons += (uint64(size) + hdrSize + 7) &^ 7
+		atomic.StoreUint64(r.consumerPos(), cons)
+	}
+}
+
+// Close makes a running or later Read return ErrClosed. It does not release
+// the mappings: the reading goroutine calls Release once Read has returned.
+func (r *Reader) Close() {
+	if r.closed.CompareAndSwap(false, true) {
+		var one [8]byte
+		one[0] = 1
+		unix.Write(r.wakefd, one[:])
+	}
+}
+
+// Release unmaps the ring buffer and closes the reader's descriptors. Call it
+// once no Read is running.
+func (r *Reader) Release() error {
+	var errs []error
+	for _, m := range [][]byte{r.cons, r.prod} {
+		if m != nil {
+			if err := unix.Munmap(m); err != nil {
+				errs = append(errs, fmt.Errorf("unmapping ring buffer: %w", err))
+			}
+		}
+	}
+	r.cons, r.prod, r.data = nil, nil, nil
+	for _, fd := range []int{r.epfd, r.wakefd} {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+	}
+	r.epfd, r.wakefd = -1, -1
+	return errors.Join(errs...)
+}
