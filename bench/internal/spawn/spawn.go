@@ -1,0 +1,105 @@
+// Package spawn starts the short-lived processes the benchmarks watch exit.
+package spawn
+
+import (
+	"fmt"
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+var devNull *os.File
+
+func init() {
+	var err error
+	if devNull, err = os.OpenFile(os.DevNull, os.O_RDWR, 0); err != nil {
+		panic(err)
+	}
+}
+
+// Gate is the command of a gated child: it blocks reading one byte of stdin and
+// exits 0 at end of file, so a child can be traced before it is let go.
+var Gate = []string{"/usr/bin/head", "-c1"}
+
+// Child is a started process held at its gate.
+type Child struct {
+	Pid   uint32
+	Pidfd int // -1 unless asked for
+	proc  *os.Process
+	gate  *os.File // write end of the child's stdin
+}
+
+// Start starts argv with its stdin on a pipe (the gate) and stdout/stderr on
+// /dev/null; with pidfd it also returns a pidfd of the child.
+func Start(argv []string, pidfd bool) (*Child, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	c := &Child{Pidfd: -1, gate: w}
+	sys := &syscall.SysProcAttr{}
+	if pidfd {
+		sys.PidFD = &c.Pidfd
+	}
+	p, err := os.StartProcess(argv[0], argv, &os.ProcAttr{Files: []*os.File{r, devNull, devNull}, Sys: sys})
+	r.Close()
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("starting %v: %w", argv, err)
+	}
+	c.proc, c.Pid = p, uint32(p.Pid)
+	return c, nil
+}
+
+// Release lets the child go past its gate (closes its stdin).
+func (c *Child) Release() error { return c.gate.Close() }
+
+// Wait reaps the child and closes its pidfd.
+func (c *Child) Wait() (syscall.WaitStatus, error) {
+	st, err := c.proc.Wait()
+	if c.Pidfd >= 0 {
+		unix.Close(c.Pidfd)
+		c.Pidfd = -1
+	}
+	if err != nil {
+		return 0, err
+	}
+	return st.Sys().(syscall.WaitStatus), nil
+}
+
+// Run starts argv (no gate: stdin is /dev/null) and reaps it.
+func Run(argv []string) error {
+	p, err := os.StartProcess(argv[0], argv, &os.ProcAttr{Files: []*os.File{devNull, devNull, devNull}})
+	if err != nil {
+		return err
+	}
+	st, err := p.Wait()
+	if err != nil {
+		return err
+	}
+	if !st.Success() {
+		return fmt.Errorf("%v: %v", argv, st)
+	}
+	return nil
+}
+
+// Pidns returns the device and inode of /proc/<pid>/ns/pid ("self" for pid 0).
+func Pidns(pid uint32) (dev, ino uint64, err error) {
+	p := "/proc/self/ns/pid"
+	if pid != 0 {
+		p = fmt.Sprintf("/proc/%d/ns/pid", pid)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(p, &st); err != nil {
+		return 0, 0, fmt.Errorf("stat %s: %w", p, err)
+	}
+	return st.Dev, st.Ino, nil
+}
+
+// Monotonic is CLOCK_MONOTONIC in ns: the clock of bpf_ktime_get_ns.
+func Monotonic() uint64 {
+	var ts unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return uint64(ts.Nano())
+}
