@@ -1,0 +1,175 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cilium/ebpf"
+
+	"exitsnoop.dev/bench/internal/kprog"
+	"exitsnoop.dev/bench/internal/spawn"
+	"exitsnoop.dev/bench/reference"
+	"exitsnoop.dev/exitsnoop"
+)
+
+// measureFig1 attaches ours, the reference and the empty program to
+// sched_process_exit at once, enables kernel.bpf_stats_enabled, and runs two
+// workloads of gated children (head -c1): every exit runs all three programs, so
+// their run_time_ns / run_cnt deltas compare the same exits.
+func measureFig1(sz sizes) (*Fig1, error) {
+	restore, err := kprog.EnableStats()
+	if err != nil {
+		return nil, err
+	}
+	defer restore()
+
+	ours, err := openPinnedOurs(exitsnoop.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("ours: %w", err)
+	}
+	defer ours.Close()
+	oursProg, err := ours.program()
+	if err != nil {
+		return nil, fmt.Errorf("ours' program: %w", err)
+	}
+	defer oursProg.Close()
+	ref, err := reference.NewStoreFromAttach()
+	if err != nil {
+		return nil, fmt.Errorf("reference: %w", err)
+	}
+	defer ref.Close()
+	empty, err := reference.AttachEmpty()
+	if err != nil {
+		return nil, err
+	}
+	defer empty.Close()
+
+	progs := []struct {
+		name string
+		p    *ebpf.Program
+	}{{"ours", oursProg}, {"reference", ref.Program()}, {"empty", empty.Prog}}
+	order := []string{"ours", "reference", "empty"} // attach order = run order on the tracepoint
+
+	oursNs, refNs, err := pidns()
+	if err != nil {
+		return nil, err
+	}
+	var id atomic.Uint64
+	run := func(name string, spawns, every int) (Fig1Workload, error) {
+		w := Fig1Workload{Name: name, Spawns: spawns, Order: order}
+		before := make([]kprog.Stats, len(progs))
+		for i, p := range progs {
+			if before[i], err = kprog.Read(p.p); err != nil {
+				return w, err
+			}
+		}
+		start := time.Now()
+		// Two spawners, one per core.
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		var firstErr error
+		var next atomic.Int64
+		for g := 0; g < 2; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					i := int(next.Add(1)) - 1
+					if i >= spawns || interrupted.Load() {
+						return
+					}
+					traced, recO, recR, err := fig1Spawn(ours.Store, ref, i%every == 0, id.Add(1), oursNs, refNs)
+					mu.Lock()
+					if err != nil && firstErr == nil {
+						firstErr = err
+					}
+					if traced {
+						w.Traced++
+					}
+					w.Recorded[0] += recO
+					w.Recorded[1] += recR
+					mu.Unlock()
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		w.Seconds = time.Since(start).Seconds()
+		if firstErr != nil {
+			return w, firstErr
+		}
+		if interrupted.Load() {
+			return w, errInterrupted
+		}
+		for i, p := range progs {
+			after, err := kprog.Read(p.p)
+			if err != nil {
+				return w, err
+			}
+			d := after.Sub(before[i])
+			w.Programs = append(w.Programs, ProgCost{Name: p.name, RunNs: d.RunNs, RunCnt: d.RunCnt, PerRun: d.PerRun()})
+		}
+		logf("figure 1, %s: %d spawns (%d traced) in %.1fs: ours %.0f ns, reference %.0f ns, empty %.0f ns per exit",
+			name, spawns, w.Traced, w.Seconds, w.cost("ours").PerRun, w.cost("reference").PerRun, w.cost("empty").PerRun)
+		return w, nil
+	}
+	f := &Fig1{}
+	for _, wl := range []struct {
+		name          string
+		spawns, every int
+	}{{"untraced-heavy (1% traced)", sz.fig1Spawns, 100}, {"traced-heavy (100% traced)", sz.fig1TracedSpawns, 1}} {
+		w, err := run(wl.name, wl.spawns, wl.every)
+		if err != nil {
+			return nil, err
+		}
+		f.Workloads = append(f.Workloads, w)
+	}
+	return f, nil
+}
+
+// fig1Spawn starts one gated child, traces it in both Stores if asked, lets it
+// exit, reaps it, and reads back (and deletes) the events the kernel recorded.
+func fig1Spawn(ours *exitsnoop.Store, ref *reference.Store, traced bool, id uint64,
+	oursNs exitsnoop.PidnsInfo, refNs reference.PidnsInfo) (bool, int, int, error) {
+	c, err := spawn.Start(spawn.Gate, false)
+	if err != nil {
+		return false, 0, 0, err
+	}
+	if traced {
+		if err := ours.Trace(c.Pid, &exitsnoop.TaskInfo{TraceID: id, PidnsInfo: oursNs}); err != nil {
+			c.Release()
+			c.Wait()
+			return false, 0, 0, fmt.Errorf("ours: %w", err)
+		}
+		if err := ref.Trace(c.Pid, &reference.TaskInfo{TraceID: id, PidnsInfo: refNs}); err != nil {
+			c.Release()
+			c.Wait()
+			return false, 0, 0, fmt.Errorf("reference: %w", err)
+		}
+	}
+	c.Release()
+	if _, err := c.Wait(); err != nil {
+		return traced, 0, 0, err
+	}
+	if !traced {
+		return false, 0, 0, nil
+	}
+	recO, recR := 0, 0
+	var ev exitsnoop.ExitStatus
+	if err := ours.LookupExitedEvent(id, &ev); err == nil && ev.Pid == c.Pid {
+		recO = 1
+		ours.DeleteExitedEvent(id)
+	} else if err != nil && !errors.Is(err, exitsnoop.ErrKeyNotExist) {
+		return true, 0, 0, err
+	}
+	if rev, err := ref.GetExitedEvent(id); err == nil && rev.Pid == c.Pid {
+		recR = 1
+		ref.DeleteExitedEvent(id)
+	}
+	return true, recO, recR, nil
+}
