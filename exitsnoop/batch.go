@@ -10,26 +10,28 @@ import (
 )
 
 // batchSize is how many events one batch call moves.
-const batchSize = 4096
+const batchSize = 8192
 
-// ListExitedEvents returns every recorded event, by trace ID, without deleting.
-func (s *Store) ListExitedEvents() (map[uint64]ExitStatus, error) {
+// ListExitedEvents returns every recorded event, in no particular order, without
+// deleting any.
+func (s *Store) ListExitedEvents() ([]Event, error) {
 	return s.batch(false)
 }
 
-// DrainExitedEvents deletes and returns every recorded event, by trace ID. It uses
-// the kernel's batch operations and falls back to one key at a time where the
-// kernel lacks them.
-func (s *Store) DrainExitedEvents() (map[uint64]ExitStatus, error) {
+// DrainExitedEvents deletes and returns every recorded event, in no particular
+// order. It uses the kernel's batch operations (5.6+) and falls back to one key at
+// a time where the kernel lacks them. Events recorded meanwhile may or may not be
+// in the result; those not in it stay in the map.
+func (s *Store) DrainExitedEvents() ([]Event, error) {
 	return s.batch(true)
 }
 
-func (s *Store) batch(del bool) (map[uint64]ExitStatus, error) {
+func (s *Store) batch(del bool) ([]Event, error) {
 	if err := s.acquire(); err != nil {
 		return nil, err
 	}
 	defer s.mu.RUnlock()
-	out := map[uint64]ExitStatus{}
+	var out []Event
 	keys := make([]uint64, batchSize)
 	vals := make([]ExitStatus, batchSize)
 	var token, next uint64
@@ -42,7 +44,7 @@ func (s *Store) batch(del bool) (map[uint64]ExitStatus, error) {
 		err := bpfsys.LookupBatch(s.events, in, unsafe.Pointer(&next),
 			unsafe.Pointer(&keys[0]), unsafe.Pointer(&vals[0]), &n, del)
 		for i := uint32(0); i < n; i++ {
-			out[keys[i]] = vals[i]
+			out = append(out, Event{TraceID: keys[i], ExitStatus: vals[i]})
 		}
 		switch {
 		case errors.Is(err, syscall.ENOENT):
@@ -61,29 +63,33 @@ func batchUnsupported(err error) bool {
 	return errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOTSUP) || errors.Is(err, syscall.Errno(524)) // ENOTSUPP
 }
 
-// perKey is batch one key at a time. Call with s.mu held for reading.
-func (s *Store) perKey(del bool) (map[uint64]ExitStatus, error) {
-	out := map[uint64]ExitStatus{}
+// perKey is batch one key at a time: it lists the keys, then reads (and deletes)
+// each. Call with s.mu held for reading.
+func (s *Store) perKey(del bool) ([]Event, error) {
+	var keys []uint64
 	var key, next uint64
-	var ev ExitStatus
 	prev := unsafe.Pointer(nil)
 	for {
-		if err := bpfsys.NextKey(s.events, prev, unsafe.Pointer(&next)); errors.Is(err, syscall.ENOENT) {
-			return out, nil
-		} else if err != nil {
-			return out, fmt.Errorf("iterating %s: %w", mapEvents, err)
+		err := bpfsys.NextKey(s.events, prev, unsafe.Pointer(&next))
+		if errors.Is(err, syscall.ENOENT) {
+			break
 		}
-		key = next
-		if bpfsys.Lookup(s.events, unsafe.Pointer(&key), unsafe.Pointer(&ev)) != nil {
-			continue // deleted meanwhile; the next NextKey restarts from the first key
+		if err != nil {
+			return nil, fmt.Errorf("iterating %s: %w", mapEvents, err)
 		}
-		if del {
-			if bpfsys.Delete(s.events, unsafe.Pointer(&key)) != nil {
-				continue // another reader took it
-			}
-		} else {
-			prev = unsafe.Pointer(&key)
-		}
-		out[key] = ev
+		keys = append(keys, next)
+		key, prev = next, unsafe.Pointer(&key)
 	}
+	out := make([]Event, 0, len(keys))
+	var ev ExitStatus
+	for _, k := range keys {
+		if bpfsys.Lookup(s.events, unsafe.Pointer(&k), unsafe.Pointer(&ev)) != nil {
+			continue // deleted meanwhile
+		}
+		if del && bpfsys.Delete(s.events, unsafe.Pointer(&k)) != nil {
+			continue // another reader took it
+		}
+		out = append(out, Event{TraceID: k, ExitStatus: ev})
+	}
+	return out, nil
 }

@@ -58,7 +58,7 @@ func readProcStat(pid uint32) (procState, error) {
 func parseProcStat(b []byte) (procState, error) {
 	end := bytes.LastIndexByte(b, ')')
 	if end < 0 || end+2 >= len(b) {
-		return procState{}, fmt.Errorf("parsing /proc stat %q: %w", b, ErrInvalidArgument)
+		return procState{}, errBadStat
 	}
 	var p procState
 	field := 3 // the state field
@@ -79,8 +79,12 @@ func parseProcStat(b []byte) (procState, error) {
 			return p, nil
 		}
 	}
-	return procState{}, fmt.Errorf("parsing /proc stat %q: %w", b, ErrInvalidArgument)
+	return procState{}, errBadStat
 }
+
+// errBadStat is a /proc/<pid>/stat this parser does not understand (it keeps the
+// read buffer on the stack by not quoting it).
+var errBadStat = fmt.Errorf("parsing /proc/<pid>/stat: unexpected format: %w", ErrInvalidArgument)
 
 func atou(b []byte) uint64 {
 	var v uint64

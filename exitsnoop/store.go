@@ -177,7 +177,7 @@ func (s *Store) GetExitedEvent(traceEventID uint64) (*ExitStatus, error) {
 }
 
 // LookupExitedEvent is GetExitedEvent into a caller-owned ExitStatus: it does not
-// allocate.
+// allocate, and returns ErrKeyNotExist itself when there is no event.
 func (s *Store) LookupExitedEvent(traceEventID uint64, ev *ExitStatus) error {
 	if ev == nil {
 		return fmt.Errorf("lookup event %d: %w", traceEventID, ErrInvalidArgument)
@@ -187,7 +187,12 @@ func (s *Store) LookupExitedEvent(traceEventID uint64, ev *ExitStatus) error {
 	}
 	defer s.mu.RUnlock()
 	if err := bpfsys.Lookup(s.events, unsafe.Pointer(&traceEventID), unsafe.Pointer(ev)); err != nil {
-		return fmt.Errorf("lookup event %d: %w", traceEventID, mapErr(err))
+		// Not found is the common answer while the process runs: the bare sentinel
+		// keeps it free of allocations.
+		if err = mapErr(err); err == ErrKeyNotExist {
+			return err
+		}
+		return fmt.Errorf("lookup event %d: %w", traceEventID, err)
 	}
 	return nil
 }

@@ -132,19 +132,22 @@ func TestListAndDrain(t *testing.T) {
 		list := s.ListExitedEvents
 		drain := s.DrainExitedEvents
 		if fallback {
-			list = func() (map[uint64]ExitStatus, error) { return s.perKeyLocked(false) }
-			drain = func() (map[uint64]ExitStatus, error) { return s.perKeyLocked(true) }
+			list = func() ([]Event, error) { return s.perKeyLocked(false) }
+			drain = func() ([]Event, error) { return s.perKeyLocked(true) }
 		}
 		all, err := list()
 		require.NoError(t, err)
 		require.Len(t, all, n, "fallback %v", fallback)
-		for id, ev := range all {
-			require.Equal(t, uint32(id), ev.Pid)
-			require.Equal(t, int32(id%256)<<8, ev.ExitCode)
+		seen := map[uint64]bool{}
+		for _, ev := range all {
+			require.False(t, seen[ev.TraceID], "listed once")
+			seen[ev.TraceID] = true
+			require.Equal(t, uint32(ev.TraceID), ev.Pid)
+			require.Equal(t, int32(ev.TraceID%256)<<8, ev.ExitCode)
 		}
 		got, err := drain()
 		require.NoError(t, err)
-		require.Equal(t, all, got)
+		require.ElementsMatch(t, all, got)
 		left, err := list()
 		require.NoError(t, err)
 		assert.Empty(t, left, "drained")
@@ -157,7 +160,7 @@ func TestListAndDrain(t *testing.T) {
 }
 
 // perKeyLocked runs the per-key fallback as batch would.
-func (s *Store) perKeyLocked(del bool) (map[uint64]ExitStatus, error) {
+func (s *Store) perKeyLocked(del bool) ([]Event, error) {
 	if err := s.acquire(); err != nil {
 		return nil, err
 	}

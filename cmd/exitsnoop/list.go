@@ -34,19 +34,15 @@ func listCmd(o *options, drain bool) error {
 	if err != nil {
 		return err
 	}
-	ids := make([]uint64, 0, len(events))
-	for id := range events {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	docs := make([]eventJSON, 0, len(ids))
+	sort.Slice(events, func(i, j int) bool { return events[i].TraceID < events[j].TraceID })
+	docs := make([]eventJSON, 0, len(events))
 	var text strings.Builder
-	for _, id := range ids {
-		ev := events[id]
-		docs = append(docs, newEventJSON(id, &ev))
-		text.WriteString(eventText(id, &ev) + "\n")
+	for i := range events {
+		ev := &events[i]
+		docs = append(docs, newEventJSON(ev.TraceID, &ev.ExitStatus))
+		text.WriteString(eventText(ev.TraceID, &ev.ExitStatus) + "\n")
 	}
-	if len(ids) == 0 {
+	if len(events) == 0 {
 		text.WriteString("no recorded exits\n")
 	}
 	return o.emit(docs, strings.TrimSuffix(text.String(), "\n"))
