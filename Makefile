@@ -10,13 +10,15 @@ CLANG     ?= clang
 STRIP     ?= llvm-strip
 GO        ?= go
 GOTAGS    := netgo,osusergo
+STATIC    := -tags $(GOTAGS) -ldflags '-linkmode external -extldflags -static'
+VMTEST    := $(OUTPUT)/vmtest
 SETUP     := $(OUTPUT)/.setup-done
 
 # cgo sees libbpf's own headers (and its newer UAPI) before /usr/include.
 export CGO_CFLAGS  := -I$(OUTPUT)/libbpf/include -I$(LIBBPF)/include/uapi
 export CGO_LDFLAGS := $(LIBBPF_A) -lelf -lz
 
-.PHONY: all setup libbpf bpf build test demo static clean check-bpf
+.PHONY: all setup libbpf bpf build test demo static vmtest clean check-bpf
 
 all: build check-bpf
 
@@ -52,8 +54,18 @@ build: $(LIBBPF_A) | $(SETUP)
 	$(GO) build -tags $(GOTAGS) -o $(OUTPUT)/exitsnoop ./cmd/exitsnoop
 
 static: $(LIBBPF_A) | $(SETUP)
-	$(GO) build -tags $(GOTAGS) -ldflags '-linkmode external -extldflags -static' \
-		-o $(OUTPUT)/exitsnoop-static ./cmd/exitsnoop
+	$(GO) build $(STATIC) -o $(OUTPUT)/exitsnoop-static ./cmd/exitsnoop
+
+# The test suite, built once as static binaries, in a VM per kernel (vmtest/README.md).
+# KERNELS="6.1" runs one; the default is vmtest/kernels.conf's matrix.
+vmtest: all
+	@mkdir -p $(VMTEST)
+	$(GO) test -c $(STATIC) -o $(VMTEST)/exitsnoop.test ./exitsnoop
+	$(GO) test -c $(STATIC) -o $(VMTEST)/cli.test ./cmd/exitsnoop
+	$(GO) build $(STATIC) -o $(VMTEST)/exitsnoop ./cmd/exitsnoop
+	printf '%s %s\n' $(VMTEST)/exitsnoop.test $(CURDIR)/exitsnoop \
+		$(VMTEST)/cli.test $(CURDIR)/cmd/exitsnoop > $(VMTEST)/tests.list
+	VMTEST_LIST=$(VMTEST)/tests.list VMTEST_OUT=$(VMTEST)/results bash vmtest/run.sh $(KERNELS)
 
 # The real-kernel tests: as root, never skipped (they fail where they cannot run).
 test: all
