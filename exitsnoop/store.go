@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -83,8 +84,13 @@ func (s *Store) trace(pid uint32, info *TaskInfo, wantTicks uint64) error {
 		return err
 	}
 	// The process may have exited between the two reads, before the kernel could
-	// see the entry: then take the entry back, unless the kernel consumed it.
+	// see the entry: then take the entry back, unless the kernel consumed it. One
+	// inside do_exit may be past the tracepoint: wait until it is gone to know.
 	after, err := readProcStat(pid)
+	for i := 0; i < 1000 && err == nil && after.startTicks == before.startTicks && after.exiting() && !after.gone(); i++ {
+		time.Sleep(time.Millisecond)
+		after, err = readProcStat(pid)
+	}
 	if err == nil && after.startTicks == before.startTicks && !after.gone() {
 		return nil
 	}
@@ -145,7 +151,8 @@ func (s *Store) DeleteTracingTask(pid uint32) error {
 // ExitedEventFromWaitStatus records an exit learned another way (from waitpid, say)
 // so that readers have one source of truth: an ExitStatus with pid, the raw wait
 // status and the current CLOCK_MONOTONIC time; StartBoottime is 0. A tracing entry
-// of pid with the same trace ID is removed. Returns ErrKeyExist if an event for
+// of pid with the same trace ID is removed. This Store's waiters and subscribers
+// are told at once; other processes' find it in the map. Returns ErrKeyExist if an event for
 // traceEventID exists (the kernel's record wins).
 func (s *Store) ExitedEventFromWaitStatus(traceEventID uint64, pid uint32, status uint32) error {
 	if err := s.acquire(); err != nil {
@@ -160,6 +167,7 @@ func (s *Store) ExitedEventFromWaitStatus(traceEventID uint64, pid uint32, statu
 	if err := bpfsys.Update(s.events, unsafe.Pointer(&traceEventID), unsafe.Pointer(&ev), bpfsys.NoExist); err != nil {
 		return fmt.Errorf("record event %d: %w", traceEventID, mapErr(err))
 	}
+	s.notify.local(Event{TraceID: traceEventID, ExitStatus: ev})
 	var v taskValue
 	if bpfsys.Lookup(s.tasks, unsafe.Pointer(&pid), unsafe.Pointer(&v)) == nil && v.TraceID == traceEventID {
 		_ = s.deleteTask(pid) // gone already if the kernel got there first

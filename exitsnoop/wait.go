@@ -30,6 +30,7 @@ type Event struct {
 // ever blocking on them.
 type notifier struct {
 	once    sync.Once
+	started atomic.Bool
 	err     error
 	reader  *ringbuf.Reader
 	done    chan struct{}
@@ -50,6 +51,7 @@ func (n *notifier) start(fd int) error {
 		n.subs = map[*Subscription]struct{}{}
 		n.done = make(chan struct{})
 		go n.run()
+		n.started.Store(true)
 	})
 	return n.err
 }
@@ -88,6 +90,13 @@ func (n *notifier) deliver(ev Event) {
 	}
 	for sub := range n.subs {
 		sub.send(ev)
+	}
+}
+
+// local delivers an event recorded by this process, if anyone listens.
+func (n *notifier) local(ev Event) {
+	if n.started.Load() {
+		n.deliver(ev)
 	}
 }
 

@@ -6,8 +6,12 @@ import (
 	"testing"
 	"time"
 
+	"unsafe"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"exitsnoop.dev/internal/bpfsys"
 )
 
 func TestWait(t *testing.T) {
@@ -59,13 +63,31 @@ func TestWaitWithoutNotification(t *testing.T) {
 		done <- ev
 	}()
 	time.Sleep(20 * time.Millisecond)
-	require.NoError(t, s.ExitedEventFromWaitStatus(5, 1, 9))
+	id, ev := uint64(5), ExitStatus{Pid: 1, ExitCode: 9}
+	require.NoError(t, bpfsys.Update(s.events, unsafe.Pointer(&id), unsafe.Pointer(&ev), bpfsys.NoExist))
 	select {
 	case ev := <-done:
 		assert.Equal(t, int32(9), ev.ExitCode)
 	case <-time.After(2 * waitRecheck):
 		t.Fatal("Wait hung without a notification")
 	}
+}
+
+// ExitedEventFromWaitStatus wakes this Store's waiters itself.
+func TestWaitForRecordedStatus(t *testing.T) {
+	s := openPrivate(t, Options{})
+	done := make(chan *ExitStatus)
+	go func() {
+		ev, err := s.Wait(context.Background(), 6)
+		assert.NoError(t, err)
+		done <- ev
+	}()
+	time.Sleep(20 * time.Millisecond)
+	start := time.Now()
+	require.NoError(t, s.ExitedEventFromWaitStatus(6, 1, 3<<8))
+	ev := <-done
+	assert.Less(t, time.Since(start), waitRecheck/2)
+	assert.Equal(t, int32(3<<8), ev.ExitCode)
 }
 
 func TestWaitClosedStore(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -32,7 +33,9 @@ var ErrClosed = errors.New("ring buffer reader closed")
 type Reader struct {
 	cons, prod, data []byte // the mappings
 	mask             uint64
-	epfd, wakefd     int
+	epfd             int
+	mu               sync.Mutex // guards wakefd between Close and Release
+	wakefd           int
 	closed           atomic.Bool
 	events           [2]unix.EpollEvent
 }
@@ -121,7 +124,9 @@ func (r *Reader) consume(fn func([]byte)) int {
 // Close makes a running or later Read return ErrClosed. It does not release
 // the mappings: the reading goroutine calls Release once Read has returned.
 func (r *Reader) Close() {
-	if r.closed.CompareAndSwap(false, true) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed.CompareAndSwap(false, true) && r.wakefd >= 0 {
 		var one [8]byte
 		one[0] = 1
 		unix.Write(r.wakefd, one[:])
@@ -140,6 +145,8 @@ func (r *Reader) Release() error {
 		}
 	}
 	r.cons, r.prod, r.data = nil, nil, nil
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	for _, fd := range []int{r.epfd, r.wakefd} {
 		if fd >= 0 {
 			unix.Close(fd)
