@@ -15,6 +15,11 @@ import (
 	"exitsnoop.dev/exitsnoop"
 )
 
+// fig1Orders are the attach orders each workload runs in. Programs run on the
+// tracepoint in the order they were attached, and the first may meet colder
+// caches, so each program takes each end once.
+var fig1Orders = [][]string{{"ours", "reference", "empty"}, {"empty", "reference", "ours"}}
+
 // measureFig1 attaches ours, the reference and the empty program to
 // sched_process_exit at once, enables kernel.bpf_stats_enabled, and runs two
 // workloads of gated children (head -c1): every exit runs all three programs, so
@@ -25,111 +30,132 @@ func measureFig1(sz sizes) (*Fig1, error) {
 		return nil, err
 	}
 	defer restore()
-
-	ours, err := openPinnedOurs(exitsnoop.Options{})
-	if err != nil {
-		return nil, fmt.Errorf("ours: %w", err)
-	}
-	defer ours.Close()
-	oursProg, err := ours.program()
-	if err != nil {
-		return nil, fmt.Errorf("ours' program: %w", err)
-	}
-	defer oursProg.Close()
-	ref, err := reference.NewStoreFromAttach()
-	if err != nil {
-		return nil, fmt.Errorf("reference: %w", err)
-	}
-	defer ref.Close()
-	empty, err := reference.AttachEmpty()
-	if err != nil {
-		return nil, err
-	}
-	defer empty.Close()
-
-	progs := []struct {
-		name string
-		p    *ebpf.Program
-	}{{"ours", oursProg}, {"reference", ref.Program()}, {"empty", empty.Prog}}
-	order := []string{"ours", "reference", "empty"} // attach order = run order on the tracepoint
-
-	oursNs, refNs, err := pidns()
-	if err != nil {
-		return nil, err
-	}
-	var id atomic.Uint64
-	run := func(name string, spawns, every int) (Fig1Workload, error) {
-		w := Fig1Workload{Name: name, Spawns: spawns, Order: order}
-		before := make([]kprog.Stats, len(progs))
-		for i, p := range progs {
-			if before[i], err = kprog.Read(p.p); err != nil {
-				return w, err
-			}
-		}
-		start := time.Now()
-		// Two spawners, one per core.
-		var mu sync.Mutex
-		var wg sync.WaitGroup
-		var firstErr error
-		var next atomic.Int64
-		for g := 0; g < 2; g++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					i := int(next.Add(1)) - 1
-					if i >= spawns || interrupted.Load() {
-						return
-					}
-					traced, recO, recR, err := fig1Spawn(ours.Store, ref, i%every == 0, id.Add(1), oursNs, refNs)
-					mu.Lock()
-					if err != nil && firstErr == nil {
-						firstErr = err
-					}
-					if traced {
-						w.Traced++
-					}
-					w.Recorded[0] += recO
-					w.Recorded[1] += recR
-					mu.Unlock()
-					if err != nil {
-						return
-					}
-				}
-			}()
-		}
-		wg.Wait()
-		w.Seconds = time.Since(start).Seconds()
-		if firstErr != nil {
-			return w, firstErr
-		}
-		if interrupted.Load() {
-			return w, errInterrupted
-		}
-		for i, p := range progs {
-			after, err := kprog.Read(p.p)
-			if err != nil {
-				return w, err
-			}
-			d := after.Sub(before[i])
-			w.Programs = append(w.Programs, ProgCost{Name: p.name, RunNs: d.RunNs, RunCnt: d.RunCnt, PerRun: d.PerRun()})
-		}
-		logf("figure 1, %s: %d spawns (%d traced) in %.1fs: ours %.0f ns, reference %.0f ns, empty %.0f ns per exit",
-			name, spawns, w.Traced, w.Seconds, w.cost("ours").PerRun, w.cost("reference").PerRun, w.cost("empty").PerRun)
-		return w, nil
-	}
 	f := &Fig1{}
 	for _, wl := range []struct {
 		name          string
 		spawns, every int
 	}{{"untraced-heavy (1% traced)", sz.fig1Spawns, 100}, {"traced-heavy (100% traced)", sz.fig1TracedSpawns, 1}} {
-		w, err := run(wl.name, wl.spawns, wl.every)
-		if err != nil {
-			return nil, err
+		for _, order := range fig1Orders {
+			w, err := fig1Run(wl.name, order, wl.spawns, wl.every)
+			if err != nil {
+				return nil, err
+			}
+			f.Workloads = append(f.Workloads, w)
 		}
-		f.Workloads = append(f.Workloads, w)
 	}
 	return f, nil
+}
+
+type fig1Prog struct {
+	name string
+	p    *ebpf.Program
+}
+
+// fig1Run attaches the three programs in order, runs one workload, and detaches.
+func fig1Run(name string, order []string, spawns, every int) (Fig1Workload, error) {
+	w := Fig1Workload{Name: name, Spawns: spawns, Order: order}
+	var ours *pinnedOurs
+	var ref *reference.Store
+	var empty *reference.Empty
+	var progs []fig1Prog
+	defer func() {
+		for _, p := range progs {
+			p.p.Close()
+		}
+		if ours != nil {
+			ours.Close()
+		}
+		if ref != nil {
+			ref.Close()
+		}
+		if empty != nil {
+			empty.Close()
+		}
+	}()
+	for _, n := range order {
+		var p *ebpf.Program
+		var err error
+		switch n {
+		case "ours":
+			if ours, err = openPinnedOurs(exitsnoop.Options{}); err == nil {
+				p, err = ours.program()
+			}
+		case "reference":
+			if ref, err = reference.NewStoreFromAttach(); err == nil {
+				p, err = ref.Program().Clone()
+			}
+		case "empty":
+			if empty, err = reference.AttachEmpty(); err == nil {
+				p, err = empty.Prog.Clone()
+			}
+		}
+		if err != nil {
+			return w, fmt.Errorf("%s: %w", n, err)
+		}
+		progs = append(progs, fig1Prog{n, p})
+	}
+	oursNs, refNs, err := pidns()
+	if err != nil {
+		return w, err
+	}
+
+	before := make([]kprog.Stats, len(progs))
+	for i, p := range progs {
+		if before[i], err = kprog.Read(p.p); err != nil {
+			return w, err
+		}
+	}
+	start := time.Now()
+	// Two spawners, one per core.
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var firstErr error
+	var next atomic.Int64
+	for g := 0; g < 2; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= spawns || interrupted.Load() {
+					return
+				}
+				traced, recO, recR, err := fig1Spawn(ours.Store, ref, i%every == 0, uint64(i+1), oursNs, refNs)
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				if traced {
+					w.Traced++
+				}
+				w.Recorded[0] += recO
+				w.Recorded[1] += recR
+				mu.Unlock()
+				if err != nil {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	w.Seconds = time.Since(start).Seconds()
+	if firstErr != nil {
+		return w, firstErr
+	}
+	if interrupted.Load() {
+		return w, errInterrupted
+	}
+	for i, p := range progs {
+		after, err := kprog.Read(p.p)
+		if err != nil {
+			return w, err
+		}
+		d := after.Sub(before[i])
+		w.Programs = append(w.Programs, ProgCost{Name: p.name, RunNs: d.RunNs, RunCnt: d.RunCnt, PerRun: d.PerRun()})
+	}
+	logf("figure 1, %s, order %v: %d spawns (%d traced) in %.1fs: ours %.0f ns, reference %.0f ns, empty %.0f ns per exit",
+		name, order, spawns, w.Traced, w.Seconds, w.cost("ours").PerRun, w.cost("reference").PerRun, w.cost("empty").PerRun)
+	return w, nil
 }
 
 // fig1Spawn starts one gated child, traces it in both Stores if asked, lets it
@@ -160,8 +186,8 @@ func fig1Spawn(ours *exitsnoop.Store, ref *reference.Store, traced bool, id uint
 		return false, 0, 0, nil
 	}
 	recO, recR := 0, 0
-	var ev exitsnoop.ExitStatus
-	if err := ours.LookupExitedEvent(id, &ev); err == nil && ev.Pid == c.Pid {
+	ev := new(exitsnoop.ExitStatus)
+	if err := ours.LookupExitedEvent(id, ev); err == nil && ev.Pid == c.Pid {
 		recO = 1
 		ours.DeleteExitedEvent(id)
 	} else if err != nil && !errors.Is(err, exitsnoop.ErrKeyNotExist) {

@@ -7,6 +7,7 @@ import (
 	"html"
 	"math"
 	"strconv"
+	"strings"
 )
 
 // Chart is a grouped bar chart: one group of bars per entry of Groups, one bar per
@@ -19,7 +20,7 @@ type Chart struct {
 	Series   []string
 	Colors   []string    // per series; a default palette when short
 	Values   [][]float64 // [group][series]; NaN draws no bar ("n/a")
-	Labels   [][]string  // optional text over each bar; the value when empty
+	Labels   [][]string  // optional text over each bar (\n: more lines); the value when empty
 	Log      bool        // logarithmic y axis (values must be > 0)
 	Note     string      // a line under the chart
 }
@@ -112,8 +113,8 @@ func (c Chart) SVG() []byte {
 			ticks = append(ticks, t)
 		}
 	} else {
-		step := niceStep(max*1.1, 5)
-		hi := math.Ceil(max*1.1/step) * step
+		step := niceStep(max*1.15, 5)
+		hi := math.Ceil(max*1.15/step) * step
 		y = func(v float64) float64 { return top + plotH - plotH*v/hi }
 		for t := 0.0; t <= hi*1.0001; t += step {
 			ticks = append(ticks, t)
@@ -150,7 +151,11 @@ func (c Chart) SVG() []byte {
 			yt := y(v)
 			p(`<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s, %s: %s</title></rect>`+"\n",
 				x+1, yt, barW-2, top+plotH-yt, c.color(si), esc(g), esc(c.Series[si]), esc(Format(v)))
-			p(`<text x="%.1f" y="%.1f" text-anchor="middle" font-size="11">%s</text>`+"\n", x+barW/2, yt-4, esc(label))
+			lines := strings.Split(label, "\n")
+			for li, l := range lines {
+				p(`<text x="%.1f" y="%.1f" text-anchor="middle" font-size="11">%s</text>`+"\n",
+					x+barW/2, yt-4-13*float64(len(lines)-1-li), esc(l))
+			}
 		}
 		p(`<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`+"\n", left+groupW*(float64(gi)+0.5), top+plotH+18, esc(g))
 	}
