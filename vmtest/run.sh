@@ -145,7 +145,7 @@ for s in $KERNELS; do
 	t0=$SECONDS
 	set +e
 	(cd "$res" && timeout -k 10 "$timeout_s" vng --run "${kimg[$s]}" "${accel[@]}" --force-9p \
-		--cpus "$cpus" --memory "$mem" --rwdir="$res" --exec "$res/guest.sh") \
+		--cpus "$cpus" --memory "$mem" --rwdir="$res" --verbose --exec "$res/guest.sh") \
 		>"$res/console.log" 2>&1 </dev/null
 	vng_rc=$?
 	set -e
@@ -166,20 +166,23 @@ for s in $KERNELS; do
 	nfail=$(grep '"Action":"fail"' "$res/test.json" | grep -c "$top" || true)
 	nskip=$(grep '"Action":"skip"' "$res/test.json" | grep -c "$top" || true)
 
+	failed_tests=$(grep '"Action":"fail"' "$res/test.json" | grep "$top" |
+		sed -E 's/.*"Package":"([^"]*)".*"Test":"([^"]*)".*/\1.\2/' | head -n5 | paste -sd' ' || true)
+	[ "$nfail" -le 5 ] || failed_tests+=" ..."
 	reason=""
 	if [ "$vng_rc" -eq 124 ] || [ "$vng_rc" -eq 137 ]; then
-		reason="timed out after ${timeout_s} s"
+		reason="timed out after ${timeout_s} s (VMTEST_TIMEOUT)"
 	elif [ ! -f "$res/status" ]; then
 		reason="no status file from the guest (kernel panic or boot failure? see console.log)"
 	else
 		bad=$(awk '$1 ~ /^[0-9]+$/ && $2 != 0 {printf "%s%s exit %s", sep, $3, $2; sep=", "}' "$res/status")
 		ran=$(grep -c '^[0-9]' "$res/status" || true)
-		if [ -n "$bad" ]; then
+		if [ "$nfail" -gt 0 ]; then
+			reason="$nfail failed: $failed_tests"
+		elif [ -n "$bad" ]; then
 			reason=$bad
 		elif [ "$ran" -ne "$n_bins" ]; then
 			reason="ran $ran of $n_bins test binaries"
-		elif [ "$nfail" -gt 0 ]; then
-			reason="$nfail tests failed"
 		elif [ "$vng_rc" -ne 0 ]; then
 			reason="vng exited $vng_rc"
 		fi
