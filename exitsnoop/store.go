@@ -83,15 +83,9 @@ func (s *Store) trace(pid uint32, info *TaskInfo, wantTicks uint64) error {
 	if err := s.insertTask(pid, info, before.startTicks); err != nil {
 		return err
 	}
-	// The process may have exited between the two reads, before the kernel could
-	// see the entry: then take the entry back, unless the kernel consumed it. One
-	// inside do_exit may be past the tracepoint: wait until it is gone to know.
-	after, err := readProcStat(pid)
-	for i := 0; i < 1000 && err == nil && after.startTicks == before.startTicks && after.exiting() && !after.gone(); i++ {
-		time.Sleep(time.Millisecond)
-		after, err = readProcStat(pid)
-	}
-	if err == nil && after.startTicks == before.startTicks && !after.gone() {
+	// The process may have exited before the kernel could see the entry: then
+	// take the entry back, unless the kernel consumed it.
+	if stillRunning(pid, before) {
 		return nil
 	}
 	if s.deleteTask(pid) != nil {
@@ -101,6 +95,22 @@ func (s *Store) trace(pid uint32, info *TaskInfo, wantTicks uint64) error {
 		}
 	}
 	return fmt.Errorf("exited while tracing began: %w", ErrNoProcess)
+}
+
+// stillRunning re-reads the process that Trace saw as before. One whose only
+// thread is inside do_exit may be past the tracepoint or not: it waits (up to a
+// second) until that process is gone to know.
+func stillRunning(pid uint32, before procState) bool {
+	for i := 0; ; i++ {
+		now, err := readProcStat(pid)
+		if err != nil || now.startTicks != before.startTicks || now.gone() {
+			return false
+		}
+		if !now.exiting() || i == 1000 {
+			return true
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // insertTask adds the tracing entry; pid_refs counts it before it becomes visible.
