@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Usage: vmtest/kernels.sh SERIES
 # Fetches (once, then from the cache) the Debian kernel of SERIES named in vmtest/kernels.conf
-# and prepares it for virtme-ng; prints "<kernel release> <path of vmlinuz>" on stdout.
+# and prepares it for virtme-ng; prints "<kernel release> <path of vmlinuz> <note>" on stdout,
+# <note> being "pinned", or "NOT-PINNED:<package>=<version>" when the mirror has moved on.
 #
 # Cache: $VMTEST_CACHE/kernels/<package>_<version>/root, laid out as a tiny root file system:
 #   root/lib/modules/<release>/{vmlinuz,config,kernel/...,modules.dep}
@@ -12,7 +13,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 series=${1:?usage: kernels.sh SERIES}
-conf=$VMTEST_DIR/kernels.conf
+conf=${VMTEST_KERNELS_CONF:-$VMTEST_DIR/kernels.conf}
 read -r _ suite pin_pkg pin_ver < <(awk -v s="$series" '$1==s {print; exit}' "$conf") ||
 	die "series '$series' is not in $conf (known: $(awk '!/^#/ && NF {printf "%s ", $1}' "$conf"))"
 kcache=$VMTEST_CACHE/kernels
@@ -26,7 +27,11 @@ loud() {
 }
 
 ready() { [ -f "$kcache/$1_$2/ready" ]; }
-emit() { cat "$kcache/$1_$2/ready"; }
+emit() { # PKG VERSION
+	local note=pinned
+	[ "$1=$2" = "$pin_pkg=$pin_ver" ] || note="NOT-PINNED:$1=$2"
+	echo "$(cat "$kcache/$1_$2/ready") $note"
+}
 
 # flavour of a package name: linux-image-6.12.117+deb13-amd64 -> amd64, ...-cloud-amd64 -> cloud-amd64
 flavour=$(sed -E 's/^linux-image-[0-9.]+(-[0-9]+)?(\+[a-z0-9]+)?-//' <<<"$pin_pkg")
@@ -100,7 +105,8 @@ if ! (apt_update "$suite"); then
 	for d in "$kcache"/*/series; do # offline: any prepared kernel of the series will do
 		if [ -f "$d" ] && [ "$(cat "$d")" = "$series" ] && [ -f "${d%/series}/ready" ]; then
 			loud "cannot reach Debian's mirror; using the cached ${d%/series} instead of $pin_pkg=$pin_ver"
-			cat "${d%/series}/ready"
+			b=$(basename "${d%/series}") # <package>_<version>
+			emit "${b%%_*}" "${b#*_}"
 			exit 0
 		fi
 	done

@@ -39,6 +39,6 @@ apt_update() {
 		return 0
 	fi
 	log "apt-get update for Debian $suite (private lists in $dir)"
-	apt-get "${APT_OPTS[@]}" update -qq >&2 || die "apt-get update for $suite failed"
+	apt-get "${APT_OPTS[@]}" update -qq >&2 || { log "apt-get update for Debian $suite failed"; return 1; }
 	touch "$dir"/lists/*_InRelease
 }

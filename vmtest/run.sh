@@ -11,6 +11,7 @@
 #   VMTEST_TIMEOUT  seconds per VM, boot included (default 900)
 #   VMTEST_MEM      guest memory (default 2G);  VMTEST_CPUS guest CPUs (default: host's, max 4)
 #   VMTEST_KVM      auto (probe, default), 1 (use KVM), 0 (software emulation)
+#   VMTEST_KERNELS_CONF  another kernels.conf (default vmtest/kernels.conf)
 #   EXITSNOOP_CACHE cache dir (default ${XDG_CACHE_HOME:-$HOME/.cache}/exitsnoop)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -26,7 +27,7 @@ for a in "$@"; do
 	esac
 done
 [ ${#args[@]} -eq 0 ] || KERNELS="${args[*]}"
-KERNELS=${KERNELS:-$(awk '!/^#/ && NF {printf "%s ", $1}' "$VMTEST_DIR/kernels.conf")}
+KERNELS=${KERNELS:-$(awk '!/^#/ && NF {printf "%s ", $1}' "${VMTEST_KERNELS_CONF:-$VMTEST_DIR/kernels.conf}")}
 list=${VMTEST_LIST:-build/vmtest/tests.list}
 out=${VMTEST_OUT:-build/vmtest/results}
 timeout_s=${VMTEST_TIMEOUT:-900}
@@ -37,12 +38,12 @@ GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 "$VMTEST_DIR/setup.sh"
 
 # ---- kernels: fetch/prepare (cached) -------------------------------------------------------
-declare -A kver kimg
+declare -A kver kimg knote
 for s in $KERNELS; do
 	t0=$SECONDS
 	line=$("$VMTEST_DIR/kernels.sh" "$s") || die "cannot prepare the $s kernel"
-	read -r kver[$s] kimg[$s] <<<"$line"
-	log "kernel $s: ${kver[$s]} ready ($((SECONDS - t0)) s)"
+	read -r kver[$s] kimg[$s] knote[$s] <<<"$line"
+	log "kernel $s: ${kver[$s]} ready ($((SECONDS - t0)) s)$([ "${knote[$s]}" = pinned ] || echo " ${knote[$s]}")"
 done
 [ "$prepare_only" -eq 0 ] || exit 0
 
@@ -115,6 +116,11 @@ write_guest_script() { # DIR: the script the guest runs; it records each binary'
 res=$1
 : >"\$res/status.partial"
 echo "vmtest guest: \$(uname -r), \$(nproc) CPUs, \$(awk '/MemTotal/ {print \$2, \$3}' /proc/meminfo)"
+# what a systemd host has mounted, and virtme-init does not mount by itself
+mountpoint -q /sys/fs/bpf || mount -t bpf bpffs /sys/fs/bpf
+mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing
+mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
+echo "vmtest guest: mounts: \$(awk '\$3 ~ /^(bpf|tracefs|debugfs)\$/ {printf "%s ", \$2}' /proc/mounts)"
 fail=0 n=0
 while read -r bin dir rest; do
 	[ -n "\$bin" ] || continue
@@ -145,7 +151,7 @@ for s in $KERNELS; do
 	t0=$SECONDS
 	set +e
 	(cd "$res" && timeout -k 10 "$timeout_s" vng --run "${kimg[$s]}" "${accel[@]}" --force-9p \
-		--cpus "$cpus" --memory "$mem" --rwdir="$res" --verbose --exec "$res/guest.sh") \
+		--cpus "$cpus" --memory "$mem" --rwdir="$res=$res" --verbose --exec "$res/guest.sh") \
 		>"$res/console.log" 2>&1 </dev/null
 	vng_rc=$?
 	set -e
@@ -191,6 +197,7 @@ for s in $KERNELS; do
 	[ -z "$reason" ] || { verdict=FAIL failed=1; }
 	line=$(printf 'kernel %-22s %s %4d tests %5d s' "${kver[$s]}" "$verdict" $((npass + nfail)) "$secs")
 	[ "$nskip" -eq 0 ] || line+=" ($nskip skipped)"
+	[ "${knote[$s]}" = pinned ] || line+="  !! ${knote[$s]} (see vmtest/kernels.conf)"
 	[ -z "$reason" ] || line+="  -- $reason; see $res/"
 	echo "$line" >"$res/summary"
 	summary+=("$line")

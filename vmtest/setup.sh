@@ -27,15 +27,21 @@ fi
 
 [ "$(id -u)" -eq 0 ] || die "setup.sh must run as root to install packages (missing: ${missing[*]:-} virtme-ng)"
 
+mkdir -p "$VMTEST_CACHE"
+slog=$VMTEST_CACHE/setup.log
+quiet() { # run a command with its output in $slog, shown only when it fails
+	"$@" >>"$slog" 2>&1 || { tail -n 30 "$slog" >&2; return 1; }
+}
 if [ ${#missing[@]} -gt 0 ]; then
-	log "installing ${missing[*]}"
+	log "installing ${missing[*]} (log: $slog)"
 	export DEBIAN_FRONTEND=noninteractive
-	apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 ||
-		{ apt-get update -qq >&2 && apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2; }
+	quiet apt-get install -y -q --no-install-recommends "${missing[@]}" ||
+		{ quiet apt-get update -q && quiet apt-get install -y -q --no-install-recommends "${missing[@]}"; } ||
+		die "apt-get install ${missing[*]} failed"
 fi
 
 if [ "$have_vng" != "install ok installed $VNG_VERSION" ]; then
-	apt_update "$VNG_SUITE" 1440
+	apt_update "$VNG_SUITE" 1440 || die "cannot reach Debian $VNG_SUITE to fetch virtme-ng"
 	dl=$VMTEST_CACHE/debs && mkdir -p "$dl"
 	deb=$dl/virtme-ng_${VNG_VERSION}_all.deb
 	if [ ! -s "$deb" ]; then
@@ -44,7 +50,7 @@ if [ "$have_vng" != "install ok installed $VNG_VERSION" ]; then
 			die "cannot download virtme-ng=$VNG_VERSION from $VNG_SUITE"
 	fi
 	log "installing $(basename "$deb")"
-	dpkg -i "$deb" >&2 || die "dpkg -i $deb failed"
+	quiet dpkg -i "$deb" || die "dpkg -i $deb failed"
 fi
 command -v vng >/dev/null || die "vng not found after installing virtme-ng"
 log "virtme-ng $(vng --version 2>/dev/null | head -n1) ready"
