@@ -142,6 +142,8 @@ EOF
 
 summary=()
 failed=0
+vm_pid=""
+trap '[ -z "$vm_pid" ] || kill "$vm_pid" 2>/dev/null; log "interrupted"; exit 130' INT TERM
 for s in $KERNELS; do
 	res=$out/$s
 	rm -rf "$res" && mkdir -p "$res"
@@ -149,12 +151,17 @@ for s in $KERNELS; do
 	write_guest_script "$res"
 	log "kernel $s (${kver[$s]}): booting, log in $res/console.log"
 	t0=$SECONDS
-	set +e
-	(cd "$res" && timeout -k 10 "$timeout_s" vng --run "${kimg[$s]}" "${accel[@]}" --force-9p \
-		--cpus "$cpus" --memory "$mem" --rwdir="$res=$res" --verbose --exec "$res/guest.sh") \
-		>"$res/console.log" 2>&1 </dev/null
-	vng_rc=$?
-	set -e
+	# timeout(1) puts the VM in its own process group, out of reach of ^C: the trap stops it.
+	# --rwdir in its guest=host form: vng checks a bare path relative to its working directory.
+	cd "$res"
+	timeout -k 10 "$timeout_s" vng --run "${kimg[$s]}" "${accel[@]}" --force-9p \
+		--cpus "$cpus" --memory "$mem" --rwdir="$res=$res" --verbose --exec "$res/guest.sh" \
+		>"$res/console.log" 2>&1 </dev/null &
+	vm_pid=$!
+	vng_rc=0
+	wait "$vm_pid" || vng_rc=$?
+	vm_pid=""
+	cd - >/dev/null
 	secs=$((SECONDS - t0))
 
 	# test2json on the host, from the raw outputs the guest left
