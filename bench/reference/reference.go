@@ -90,7 +90,13 @@ func loadSpec(opts Options) (*ebpf.CollectionSpec, error) {
 }
 
 // load loads the maps and the seed program (not the empty one) and attaches it.
-func load(opts Options) (*Store, error) {
+func load(opts Options) (*Store, error) { return loadAttach(opts, true) }
+
+// LoadDetached loads the seed's maps and program without attaching it, for
+// benchmarks that attach and detach Program() themselves. Not part of the seed's API.
+func LoadDetached(opts Options) (*Store, error) { return loadAttach(opts, false) }
+
+func loadAttach(opts Options, attach bool) (*Store, error) {
 	spec, err := loadSpec(opts)
 	if err != nil {
 		return nil, err
@@ -102,6 +108,9 @@ func load(opts Options) (*Store, error) {
 	}
 	if err := spec.LoadAndAssign(&objs, nil); err != nil {
 		return nil, fmt.Errorf("loading seed program: %w", err)
+	}
+	if !attach {
+		return &Store{tasks: objs.Tasks, events: objs.Events, prog: objs.Prog}, nil
 	}
 	l, err := link.AttachRawTracepoint(link.RawTracepointOptions{Name: tracepoint, Program: objs.Prog})
 	if err != nil {

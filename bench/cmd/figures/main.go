@@ -54,7 +54,7 @@ type sizes struct {
 	fig4Rounds       int // per configuration
 }
 
-var full = sizes{fig1Spawns: 10000, fig1TracedSpawns: 5000, fig3Exits: 10000, fig4Spawns: 300, fig4Rounds: 20}
+var full = sizes{fig1Spawns: 10000, fig1TracedSpawns: 5000, fig3Exits: 10000, fig4Spawns: 20, fig4Rounds: 300}
 
 func measureCmd(args []string) error {
 	fs := flag.NewFlagSet("measure", flag.ExitOnError)
@@ -67,7 +67,7 @@ func measureCmd(args []string) error {
 	}
 	sz := full
 	if *quick {
-		sz = sizes{fig1Spawns: 1000, fig1TracedSpawns: 300, fig3Exits: 300, fig4Spawns: 100, fig4Rounds: 3}
+		sz = sizes{fig1Spawns: 1000, fig1TracedSpawns: 300, fig3Exits: 300, fig4Spawns: 20, fig4Rounds: 30}
 	}
 	// A stray signal must not leave kernel.bpf_stats_enabled on: measurements
 	// restore it with defers, so turn SIGINT/SIGTERM into an orderly stop.

@@ -83,7 +83,8 @@ type Fig3Method struct {
 type Fig4 struct {
 	SpawnsPerRound int                  `json:"spawns_per_round"`
 	Rounds         int                  `json:"rounds"`
-	Rates          map[string][]float64 `json:"rates"` // config -> spawns/s per round
+	Rates          map[string][]float64 `json:"rates"`     // config -> spawns/s per round (wall clock)
+	MedianUs       map[string]float64   `json:"median_us"` // config -> median time of one spawn
 }
 
 func median(v []float64) float64 {
