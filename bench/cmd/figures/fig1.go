@@ -34,9 +34,15 @@ func measureFig1(sz sizes) (*Fig1, error) {
 	for _, wl := range []struct {
 		name          string
 		spawns, every int
-	}{{"untraced-heavy (1% traced)", sz.fig1Spawns, 100}, {"traced-heavy (100% traced)", sz.fig1TracedSpawns, 1}} {
+		reader        bool
+	}{
+		{"untraced-heavy (1% traced), no reader", sz.fig1Spawns, 100, false},
+		{"untraced-heavy (1% traced), notifications read", sz.fig1Spawns, 100, true},
+		{"traced-heavy (100% traced), no reader", sz.fig1TracedSpawns, 1, false},
+		{"traced-heavy (100% traced), notifications read", sz.fig1TracedSpawns, 1, true},
+	} {
 		for _, order := range fig1Orders {
-			w, err := fig1Run(wl.name, order, wl.spawns, wl.every)
+			w, err := fig1Run(wl.name, order, wl.spawns, wl.every, wl.reader)
 			if err != nil {
 				return nil, err
 			}
@@ -52,8 +58,11 @@ type fig1Prog struct {
 }
 
 // fig1Run attaches the three programs in order, runs one workload, and detaches.
-func fig1Run(name string, order []string, spawns, every int) (Fig1Workload, error) {
-	w := Fig1Workload{Name: name, Spawns: spawns, Order: order}
+// With reader, a Subscription drains ours' notification ring buffer (as while a
+// Wait or Subscribe is in use): the kernel then wakes the reader at each record.
+// Without one the ring fills up and later records fail fast (counted as lost).
+func fig1Run(name string, order []string, spawns, every int, reader bool) (Fig1Workload, error) {
+	w := Fig1Workload{Name: name, Spawns: spawns, Order: order, Reader: reader}
 	var ours *pinnedOurs
 	var ref *reference.Store
 	var empty *reference.Empty
@@ -97,6 +106,17 @@ func fig1Run(name string, order []string, spawns, every int) (Fig1Workload, erro
 	oursNs, refNs, err := pidns()
 	if err != nil {
 		return w, err
+	}
+	if reader {
+		sub, err := ours.Store.Subscribe(4096)
+		if err != nil {
+			return w, fmt.Errorf("ours: subscribe: %w", err)
+		}
+		defer sub.Close()
+		go func() {
+			for range sub.C {
+			}
+		}()
 	}
 
 	before := make([]kprog.Stats, len(progs))

@@ -340,13 +340,15 @@ func aggregateFig1(f *Fig1) []fig1Agg {
 func fig1Chart(f1 []fig1Agg) svg.Chart {
 	c := svg.Chart{
 		Title:    "1. Kernel cost per sched_process_exit",
-		Subtitle: "run_time_ns / run_cnt, all three attached to the same exits (lower is better)",
+		Subtitle: "run_time_ns / run_cnt, all three attached to the same exits (lower is better; log scale)",
 		YLabel:   "ns per exit",
 		Series:   []string{"empty program (floor)", "reference (seed)", "ours"},
 		Colors:   []string{"#d97706", "#8c96a3", "#2563eb"},
+		Log:      true,
+		Width:    960,
 	}
 	for _, a := range f1 {
-		c.Groups = append(c.Groups, a.name)
+		c.Groups = append(c.Groups, strings.Replace(a.name, ", ", "\n", 1))
 		c.Values = append(c.Values, []float64{a.empty, a.ref, a.ours})
 		c.Labels = append(c.Labels, []string{"", "", fmt.Sprintf("%.0f\n×%.2f", a.ours, a.ours/a.ref)})
 	}

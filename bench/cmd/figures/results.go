@@ -41,6 +41,7 @@ type Fig1Workload struct {
 	Traced   int        `json:"traced"`
 	Recorded [2]int     `json:"recorded"` // events read back: ours, reference
 	Order    []string   `json:"attach_order"`
+	Reader   bool       `json:"notification_reader"`
 	Programs []ProgCost `json:"programs"`
 	Seconds  float64    `json:"seconds"`
 }

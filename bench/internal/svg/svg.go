@@ -22,19 +22,18 @@ type Chart struct {
 	Values   [][]float64 // [group][series]; NaN draws no bar ("n/a")
 	Labels   [][]string  // optional text over each bar (\n: more lines); the value when empty
 	Log      bool        // logarithmic y axis (values must be > 0)
+	Width    float64     // pixels; 760 when 0
 	Note     string      // a line under the chart
 }
 
 var palette = []string{"#8c96a3", "#2563eb", "#d97706", "#059669", "#7c3aed", "#dc2626"}
 
 const (
-	width   = 760.0
-	height  = 420.0
+	height  = 430.0
 	left    = 78.0
 	right   = 20.0
 	top     = 64.0
-	bottom  = 92.0
-	plotW   = width - left - right
+	bottom  = 104.0
 	plotH   = height - top - bottom
 	fontCSS = `font-family="DejaVu Sans, Helvetica, Arial, sans-serif"`
 )
@@ -70,6 +69,11 @@ func niceStep(max float64, n int) float64 {
 
 // SVG renders the chart.
 func (c Chart) SVG() []byte {
+	width := c.Width
+	if width == 0 {
+		width = 760
+	}
+	plotW := width - left - right
 	var b bytes.Buffer
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	p(`<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" viewBox="0 0 %.0f %.0f" %s font-size="12">`+"\n",
@@ -157,12 +161,14 @@ func (c Chart) SVG() []byte {
 					x+barW/2, yt-4-13*float64(len(lines)-1-li), esc(l))
 			}
 		}
-		p(`<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`+"\n", left+groupW*(float64(gi)+0.5), top+plotH+18, esc(g))
+		for li, l := range strings.Split(g, "\n") {
+			p(`<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`+"\n", left+groupW*(float64(gi)+0.5), top+plotH+18+14*float64(li), esc(l))
+		}
 	}
 
 	// The legend and the note.
 	lx := left
-	ly := top + plotH + 44
+	ly := top + plotH + 60
 	for si, s := range c.Series {
 		p(`<rect x="%.1f" y="%.1f" width="12" height="12" fill="%s"/>`+"\n", lx, ly-10, c.color(si))
 		p(`<text x="%.1f" y="%.1f">%s</text>`+"\n", lx+16, ly, esc(s))
