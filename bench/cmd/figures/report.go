@@ -286,6 +286,7 @@ func reportCmd(args []string) error {
 		w("\n")
 	}
 
+	writeProfiling(&b, *dir)
 	w("## Machine\n\n")
 	w("- CPU: %s, %d CPUs; memory %d MiB\n- Kernel: %s (BTF, BPF JIT)\n- OS: %s\n- Go: %s; clang: see `clang --version` in the commands log\n",
 		m.CPU, m.CPUs, m.MemMiB, m.Kernel, m.OS, m.Go)
@@ -479,4 +480,57 @@ func minMax(v []float64) (float64, float64) {
 	s := append([]float64(nil), v...)
 	sort.Float64s(s)
 	return s[0], s[len(s)-1]
+}
+
+// writeProfiling adds the results of the bench/profile experiments of this run.
+func writeProfiling(b *bytes.Buffer, dir string) {
+	w := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	probes, err := os.ReadFile(filepath.Join(dir, "probes.txt"))
+	if err != nil {
+		return
+	}
+	w("## Profiling\n\n")
+	w("### Per-exit cost of each piece of work (bench/profile/bpf/probe.bpf.c)\n\n")
+	w("Each probe is a tp_btf program on `sched_process_exit` doing one piece of a tracer's work; all are attached at\n")
+	w("once, in both orders, while two spawners start and reap `/bin/true`, and each one's run_time_ns / run_cnt is\n")
+	w("reported over both orders (`go test -v -run ProbeCosts ./profile`). Both ring buffers have a reader that keeps up.\n\n")
+	w("| Probe | What it does | ns per exit | ÷ `p_hash_miss` |\n|---|---|---|---|\n")
+	what := map[string]string{
+		"p_empty":            "nothing (the statistics' floor)",
+		"p_tgid_only":        "reads task->tgid",
+		"p_refs_big":         "ours' untraced path: a lookup in a 2^16-entry mmapable array (512 KiB, vmalloc'd)",
+		"p_refs_small":       "the same with 2^12 entries (32 KiB, still vmalloc'd: mmapable)",
+		"p_refs_kmalloc":     "the same in a 2^11-entry array that is not mmapable (16 KiB, kmalloc'd)",
+		"p_hash_miss":        "the seed's untraced path: leader check and a lookup missing a 2048-entry hash",
+		"p_task_storage":     "bpf_task_storage_get on a task that has none (task-local storage)",
+		"p_ringbuf_wakeup":   "bpf_ringbuf_output of 40 bytes per leader exit, default (adaptive) wakeup, as ours",
+		"p_ringbuf_nowakeup": "the same with BPF_RB_NO_WAKEUP",
+	}
+	var names []string
+	cost := map[string]float64{}
+	sc := bufio.NewScanner(bytes.NewReader(probes))
+	for sc.Scan() {
+		_, rest, ok := strings.Cut(sc.Text(), "both orders: ")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) >= 2 {
+			v, _ := strconv.ParseFloat(f[1], 64)
+			names = append(names, f[0])
+			cost[f[0]] = v
+		}
+	}
+	for _, n := range names {
+		w("| `%s` | %s | %.0f | %.2f |\n", n, what[n], cost[n], cost[n]/cost["p_hash_miss"])
+	}
+	w("\n")
+	if lines, order, err := parseBench(filepath.Join(dir, "traceparts.txt")); err == nil && len(order) > 0 {
+		w("### What a Trace is made of (`go test -bench TraceParts ./profile`)\n\n")
+		w("| System call(s) on a live child | median ns/op |\n|---|---|\n")
+		for _, n := range order {
+			w("| %s | %.0f |\n", strings.TrimPrefix(n, "TraceParts/"), medianOf(lines[n], func(l benchLine) float64 { return l.nsOp }))
+		}
+		w("\n")
+	}
 }
