@@ -31,6 +31,7 @@
 #include <exitsnoop.h>
 
 static int checks, failures;
+static bool no_pidfd; /* pidfd_open is ENOSYS (valgrind) */
 
 static void report(const char *file, int line, const char *expr, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -84,13 +85,13 @@ static uint64_t now_ms(void)
 /* ---- Children ------------------------------------------------------------- */
 
 /*
- * A child that waits on a pipe, then dies as the byte it reads says: exit(b), or
- * for b >= 128 the signal b - 128. Only async-signal-safe calls after fork (the
- * Go runtime's threads do not follow the child).
+ * A child: a shell that waits on a pipe for the command that ends it ("exit 3",
+ * "kill -KILL $$"). It execs at once, so it runs natively under valgrind too, and
+ * no code of this process runs in it after fork but dup2 and exec.
  */
 struct child {
 	pid_t pid;
-	int gate; /* write end */
+	int gate; /* write end of its stdin */
 };
 
 static struct child spawn(void)
@@ -108,32 +109,31 @@ static struct child spawn(void)
 		exit(2);
 	}
 	if (c.pid == 0) {
-		unsigned char b = 0;
-
-		close(p[1]);
-		if (read(p[0], &b, 1) != 1)
-			_exit(111);
-		if (b >= 128) {
-			signal(b - 128, SIG_DFL);
-			kill(getpid(), b - 128);
-			for (;;)
-				pause();
-		}
-		_exit(b);
+		if (dup2(p[0], 0) == 0)
+			execl("/bin/sh", "sh", "-c", "read -r cmd && eval \"$cmd\"", (char *)NULL);
+		_exit(127);
 	}
 	close(p[0]);
 	c.gate = p[1];
 	return c;
 }
 
-/* finish tells the child how to die and reaps it; returns its wait status. */
-static int finish(struct child *c, unsigned char how)
+/* release sends the child the command that ends it. */
+static void release(struct child *c, const char *cmd)
+{
+	size_t n = strlen(cmd);
+
+	if (write(c->gate, cmd, n) != (ssize_t)n || write(c->gate, "\n", 1) != 1)
+		perror("write gate");
+	close(c->gate);
+}
+
+/* finish releases the child and reaps it; returns its wait status. */
+static int finish(struct child *c, const char *cmd)
 {
 	int ws = -1;
 
-	if (write(c->gate, &how, 1) != 1)
-		perror("write gate");
-	close(c->gate);
+	release(c, cmd);
 	if (waitpid(c->pid, &ws, 0) != c->pid)
 		perror("waitpid");
 	return ws;
@@ -262,7 +262,7 @@ static void test_opts(void)
 		ti.trace_id++;
 		RET(exitsnoop_store_trace(s, c[2].pid, &ti), -E2BIG);
 		for (int i = 0; i < 3; i++)
-			finish(&c[i], 0);
+			finish(&c[i], "exit 0");
 	}
 	OK(exitsnoop_store_free(s));
 
@@ -353,7 +353,7 @@ static void test_private(void)
 		CHECK(pthread_create(&w.thread, NULL, wait_thread, &w) == 0);
 		usleep(50 * 1000);
 		t0 = now_ms();
-		ws = finish(&c, 3);
+		ws = finish(&c, "exit 3");
 		pthread_join(w.thread, NULL);
 		CHECK(w.ret == 0);
 		CHECK(now_ms() - t0 < 5000);
@@ -373,19 +373,27 @@ static void test_private(void)
 	/* Killed by a signal, traced by pidfd. */
 	c = spawn();
 	int pfd = pidfd_open(c.pid);
-	CHECK(pfd >= 0);
 	ti = (struct exitsnoop_task_info){.trace_id = 101};
-	OK(exitsnoop_store_trace_pidfd(s, pfd, &ti));
-	RET(exitsnoop_store_trace_pidfd(s, pfd, &ti), -EEXIST);
-	RET(exitsnoop_store_trace_pidfd(s, pfd, NULL), -EINVAL);
-	ws = finish(&c, 128 + SIGKILL);
+	if (pfd < 0 && errno == ENOSYS) { /* valgrind 3.19 does not know pidfd_open */
+		printf("     (pidfd_open: ENOSYS, under valgrind? trace_pidfd is checked by the other runs)\n");
+		no_pidfd = true;
+		OK(exitsnoop_store_trace(s, c.pid, &ti));
+	} else {
+		CHECK(pfd >= 0);
+		OK(exitsnoop_store_trace_pidfd(s, pfd, &ti));
+		RET(exitsnoop_store_trace_pidfd(s, pfd, &ti), -EEXIST);
+		RET(exitsnoop_store_trace_pidfd(s, pfd, NULL), -EINVAL);
+	}
+	ws = finish(&c, "kill -KILL $$");
 	OK(exitsnoop_store_wait(s, 101, 10000, &es));
 	CHECK(WIFSIGNALED(es.exit_code) && WTERMSIG(es.exit_code) == SIGKILL && es.exit_code == ws);
-	/* Its pidfd now names a reaped process: refused even if the pid was reused. */
-	RET(exitsnoop_store_trace_pidfd(s, pfd, &ti), -ESRCH);
-	close(pfd);
+	if (!no_pidfd) {
+		/* Its pidfd now names a reaped process: refused even if the pid was reused. */
+		RET(exitsnoop_store_trace_pidfd(s, pfd, &ti), -ESRCH);
+		close(pfd);
+		RET(exitsnoop_store_trace_pidfd(s, pfd, &ti), -EINVAL); /* closed fd */
+	}
 	RET(exitsnoop_store_trace_pidfd(s, -1, &ti), -EINVAL);
-	RET(exitsnoop_store_trace_pidfd(s, pfd, &ti), -EINVAL); /* closed fd */
 	{
 		int nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		RET(exitsnoop_store_trace_pidfd(s, nullfd, &ti), -EINVAL); /* not a pidfd */
@@ -396,10 +404,7 @@ static void test_private(void)
 	c = spawn();
 	{
 		siginfo_t si;
-		unsigned char how = 0;
-		if (write(c.gate, &how, 1) != 1)
-			perror("write gate");
-		close(c.gate);
+		release(&c, "exit 0");
 		waitid(P_PID, c.pid, &si, WEXITED | WNOWAIT);
 		ti.trace_id = 102;
 		RET(exitsnoop_store_trace(s, c.pid, &ti), -ESRCH);
@@ -413,7 +418,7 @@ static void test_private(void)
 	OK(exitsnoop_store_delete_tracing_task(s, c.pid));
 	RET(exitsnoop_store_delete_tracing_task(s, c.pid), -ENOENT);
 	RET(exitsnoop_store_get_tracing_task(s, c.pid, &got), -ENOENT);
-	finish(&c, 0);
+	finish(&c, "exit 0");
 	RET(exitsnoop_store_wait(s, 103, 300, &es), -ETIMEDOUT);
 	RET(exitsnoop_store_delete_tracing_task(s, 99999999), -ENOENT);
 
@@ -428,7 +433,7 @@ static void test_private(void)
 	OK(exitsnoop_store_trace(s, c.pid, &ti));
 	OK(exitsnoop_store_record_wait_status(s, 105, c.pid, 9));
 	RET(exitsnoop_store_get_tracing_task(s, c.pid, &got), -ENOENT);
-	finish(&c, 1);
+	finish(&c, "exit 1");
 	OK(exitsnoop_store_get_exited_event(s, 105, &es));
 	CHECK(es.exit_code == 9 && es.pid == (uint32_t)c.pid);
 
@@ -486,7 +491,8 @@ static void test_closed(void)
 	RET(exitsnoop_store_trace(s, (uint32_t)getpid(), &ti), -EBADF);
 	{
 		int pfd = pidfd_open(getpid());
-		RET(exitsnoop_store_trace_pidfd(s, pfd, &ti), -EBADF);
+		if (!no_pidfd)
+			RET(exitsnoop_store_trace_pidfd(s, pfd, &ti), -EBADF);
 		close(pfd);
 	}
 	RET(exitsnoop_store_get_tracing_task(s, 1, &ti), -EBADF);
@@ -573,7 +579,7 @@ static void test_pinned(void)
 	OK(exitsnoop_store_trace(s1, c.pid, &ti));
 	OK(exitsnoop_store_get_tracing_task(s2, c.pid, &ti));
 	CHECK(ti.trace_id == 900);
-	ws = finish(&c, 42);
+	ws = finish(&c, "exit 42");
 	OK(exitsnoop_store_wait(s2, 900, 10000, &es));
 	CHECK(WEXITSTATUS(es.exit_code) == 42 && es.exit_code == ws);
 	OK(exitsnoop_store_stats(s1, &st, sizeof(st)));
@@ -633,12 +639,14 @@ static void *work(void *arg)
 		struct exitsnoop_exit_status es;
 		struct exitsnoop_stats st;
 		struct child c = spawn();
+		char cmd[32];
 		int ws;
 
+		snprintf(cmd, sizeof(cmd), "exit %d", i + w->n);
 		OK(exitsnoop_store_trace(w->s, c.pid, &ti));
 		OK(exitsnoop_store_get_tracing_task(w->s, c.pid, &got));
 		OK(exitsnoop_store_stats(w->s, &st, sizeof(st)));
-		ws = finish(&c, (unsigned char)(i + w->n));
+		ws = finish(&c, cmd);
 		OK(exitsnoop_store_wait(w->s, id, 10000, &es));
 		CHECK(es.exit_code == ws && WEXITSTATUS(es.exit_code) == i + w->n);
 		OK(exitsnoop_store_delete_exited_event(w->s, id));
@@ -664,14 +672,30 @@ static void test_threads(void)
 	OK(exitsnoop_store_free(s));
 }
 
+/*
+ * Not run by default: loses store handles on purpose, so that `make test` can
+ * show that the leak checker (valgrind, LeakSanitizer) of its runs is live.
+ */
+static void test_planted_leak(void)
+{
+	exitsnoop_store *s = NULL;
+
+	OK(exitsnoop_store_attach_private(&s));
+	memset(&s, 0, sizeof(s)); /* lost without exitsnoop_store_free */
+	__asm__ volatile("" ::: "memory");
+}
+
 /* ---- main ----------------------------------------------------------------- */
 
 static const struct {
 	const char *name;
 	void (*fn)(void);
+	bool by_default;
 } tests[] = {
-	{"bad_input", test_bad_input}, {"opts", test_opts},       {"private", test_private},
-	{"closed", test_closed},       {"pinned", test_pinned},   {"threads", test_threads},
+	{"bad_input", test_bad_input, true}, {"opts", test_opts, true},
+	{"private", test_private, true},     {"closed", test_closed, true},
+	{"pinned", test_pinned, true},       {"threads", test_threads, true},
+	{"planted_leak", test_planted_leak, false},
 };
 
 int main(int argc, char **argv)
@@ -682,7 +706,7 @@ int main(int argc, char **argv)
 	}
 	alarm(300); /* a hang fails the run rather than CI */
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-		bool run = argc < 2;
+		bool run = argc < 2 && tests[i].by_default;
 		int before = failures;
 		uint64_t t0 = now_ms();
 
@@ -691,7 +715,7 @@ int main(int argc, char **argv)
 		if (!run)
 			continue;
 		tests[i].fn();
-		printf("%-4s %-10s %5llu ms\n", failures == before ? "ok" : "FAIL", tests[i].name,
+		printf("%-4s %-12s %5llu ms\n", failures == before ? "ok" : "FAIL", tests[i].name,
 		       (unsigned long long)(now_ms() - t0));
 		fflush(stdout);
 	}
