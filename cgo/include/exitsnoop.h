@@ -30,8 +30,9 @@
  *
  * - Return value: 0 on success, or a negative errno (-EINVAL, -ENOENT, ...).
  *   On failure errno is set to the same (positive) value, and
- *   exitsnoop_last_error() describes the failure in words. No function aborts,
- *   prints, or exits the process, whatever it is given.
+ *   exitsnoop_last_error() describes the failure in words. No function aborts
+ *   or exits the process, whatever it is given. (libbpf may print warnings on
+ *   stderr when the BPF program fails to load, such as a verifier log.)
  * - Errors:
  *     -EINVAL      a NULL pointer where one is required, pid 0, an options
  *                  struct with a bad sz or unknown non-zero trailing bytes, a
@@ -59,13 +60,14 @@
  *   on its handle (no call on that handle may run during or after it). Calls
  *   may block briefly (BPF syscalls, /proc reads); exitsnoop_store_wait blocks
  *   until its timeout.
- * - The library contains a Go runtime, started when the program starts. It
- *   runs a few threads of its own, installs handlers for SIGSEGV, SIGBUS,
- *   SIGFPE, SIGPIPE and SIGURG (it forwards the ones it does not cause to
- *   handlers installed before it), and makes signals interrupt syscalls with
- *   SA_RESTART. After fork() without exec, do not call exitsnoop_ functions in
- *   the child (as with any multithreaded library). One Go c-archive per
- *   program: do not link a second Go runtime next to it.
+ * - The library contains a Go runtime, started when the program starts (by a
+ *   constructor). It runs a few threads of its own, installs handlers for
+ *   SIGSEGV, SIGBUS, SIGFPE, SIGPIPE and SIGURG with SA_RESTART (passing the
+ *   signals it does not cause to the handlers installed before it), and sets
+ *   SA_ONSTACK on the handlers of other signals installed before it. After
+ *   fork() without exec, do not call exitsnoop_ functions in the child (as
+ *   with any multithreaded library). One Go c-archive per program: do not link
+ *   a second Go runtime next to it.
  *
  * COMPATIBILITY
  *
