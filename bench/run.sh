@@ -18,6 +18,17 @@ export CGO_LDFLAGS="$ROOT/build/libbpf/libbpf.a -lelf -lz"
 TAGS=netgo,osusergo
 BENCHSTAT=golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 
+# What was measured: the commit, and whether files outside bench/ differed from it
+# (BENCH_REV names the commit of a tree without .git, e.g. a `git archive` export).
+REV="${BENCH_REV:-}"
+if [ -z "$REV" ] && git -C "$ROOT" rev-parse --git-dir >/dev/null 2>&1; then
+	REV="$(git -C "$ROOT" rev-parse --short HEAD)"
+	if [ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no -- . ':!bench' ':!BENCHMARKS.md')" ]; then
+		REV="$REV with uncommitted changes outside bench/"
+	fi
+fi
+REV="${REV:-unknown}"
+
 cd "$BENCH"
 if command -v clang >/dev/null && command -v llvm-strip >/dev/null; then
 	make -s check-bpf # the committed reference object is what its source builds
@@ -54,7 +65,7 @@ run bin/figures measure $QUICK -out $RES/figures.json
 run PROBE_SPAWNS=$([ -n "$QUICK" ] && echo 1000 || echo 6000) go test -tags $TAGS -count 1 -v -run ProbeCosts ./profile "| tee $RES/probes.txt"
 run go test -tags $TAGS -run "'^\$'" -bench TraceParts -benchtime $BENCHTIME -count $COUNT ./profile "| tee $RES/traceparts.txt"
 if [ -n "${BENCH_QUICK:-}" ]; then
-	run bin/figures report -results $RES -md out/BENCHMARKS.quick.md -charts out/charts -charts-link charts -notes notes.md -seconds $SECONDS
+	run bin/figures report -results $RES -md out/BENCHMARKS.quick.md -charts out/charts -charts-link charts -notes notes.md -seconds $SECONDS -rev "'$REV'"
 else
-	run bin/figures report -results $RES -md ../BENCHMARKS.md -charts charts -charts-link bench/charts -notes notes.md -seconds $SECONDS
+	run bin/figures report -results $RES -md ../BENCHMARKS.md -charts charts -charts-link bench/charts -notes notes.md -seconds $SECONDS -rev "'$REV'"
 fi
