@@ -53,4 +53,4 @@ if [ "$have_vng" != "install ok installed $VNG_VERSION" ]; then
 	quiet dpkg -i "$deb" || die "dpkg -i $deb failed"
 fi
 command -v vng >/dev/null || die "vng not found after installing virtme-ng"
-log "virtme-ng $(vng --version 2>/dev/null | head -n1) ready"
+log "$(vng --version 2>/dev/null | head -n1) ready"
