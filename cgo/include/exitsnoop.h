@@ -36,8 +36,9 @@
  * - Errors:
  *     -EINVAL      a NULL pointer where one is required, pid 0, an options
  *                  struct with a bad sz or unknown non-zero trailing bytes, a
- *                  bad output size, a handle that is not an exitsnoop_store,
- *                  a descriptor that is not a pidfd
+ *                  bad output size, a descriptor that is not a pidfd, a
+ *                  pointer to memory that is not an exitsnoop_store handle
+ *                  (a freed handle is undefined behaviour, as with free(3))
  *     -EBADF       the store was closed (exitsnoop_store_close)
  *     -ENOENT      no tracing entry for the pid / no event for the trace ID
  *     -EEXIST      the pid is traced already / an event for the ID exists
