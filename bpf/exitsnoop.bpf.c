@@ -25,17 +25,23 @@ struct {
 } exited_events SEC(".maps");
 
 /*
- * pid_refs[tgid % EXITSNOOP_PID_BUCKETS] counts the tracing_tasks entries of that
- * bucket; user space increments before inserting and decrements after deleting, so a
- * zero proves "not traced" without a hash lookup. Mmapable so that user space can
- * update it with atomic instructions (array elements are 8-byte strided: __u64).
+ * pid_refs counts the tracing_tasks entries of each bucket of pids (tgid modulo
+ * EXITSNOOP_PID_BUCKETS) in a byte: user space adds one before inserting and takes
+ * it back after deleting, so a zero proves "not traced" without a hash lookup. A
+ * bucket holds at most pid_max / EXITSNOOP_PID_BUCKETS pids (64 at most), and user
+ * space never lets a byte pass 255. One mmapable value: 64 pids per cache line keep
+ * the check on untraced exits cheap.
  */
+struct pid_refs {
+	__u8 n[EXITSNOOP_PID_BUCKETS];
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, EXITSNOOP_PID_BUCKETS);
+	__uint(max_entries, 1);
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
-	__type(value, __u64);
+	__type(value, struct pid_refs);
 } pid_refs SEC(".maps");
 
 /* Wakes waiters in user space (kernel 5.8+); exited_events stays the source of truth. */
@@ -85,13 +91,14 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 	struct exit_note note;
 	struct bpf_pidns_info ns;
 	__u32 tgid = task->tgid;
-	__u32 bucket = tgid % EXITSNOOP_PID_BUCKETS;
-	__u64 *refs;
+	__u32 bucket = tgid & (EXITSNOOP_PID_BUCKETS - 1);
+	struct pid_refs *refs;
+	__u32 zero = 0;
 	long err;
 
 	/* Untraced exits, nearly all of them, end at this inlined array load. */
-	refs = bpf_map_lookup_elem(&pid_refs, &bucket);
-	if (!refs || !*refs)
+	refs = bpf_map_lookup_elem(&pid_refs, &zero);
+	if (!refs || !refs->n[bucket])
 		return 0;
 
 	/* do_exit decrements signal->live before this tracepoint: 0 means last thread. */
@@ -106,7 +113,9 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 	/* Threads exiting together can all read live == 0: the one that deletes, records. */
 	if (bpf_map_delete_elem(&tracing_tasks, &tgid) != 0)
 		return 0;
-	__sync_fetch_and_add(refs, -1);
+	/* Byte-wise atomics need 5.12+: subtract from the aligned little-endian word;
+	 * the byte holds our entry, so it is >= 1 and nothing borrows. */
+	__sync_fetch_and_add((__u32 *)&refs->n[bucket & ~3U], -(1U << ((bucket & 3) * 8)));
 
 	st = counters();
 	if (st)

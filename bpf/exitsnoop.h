@@ -9,7 +9,7 @@
 
 #define EXITSNOOP_FORMAT_VERSION 2 /* 1 was the seed's */
 
-/* Buckets of the pid_refs array: a counting filter in front of tracing_tasks. */
+/* Byte counters of the pid_refs array: a counting filter in front of tracing_tasks. */
 #define EXITSNOOP_PID_BUCKETS (1U << 16)
 
 /* 10^9 / USER_HZ: /proc/<pid>/stat reports start times in clock ticks of 10 ms. */

@@ -117,7 +117,7 @@ func newStore(fds map[string]int) (*Store, error) {
 	if err := checkLayout(fds); err != nil {
 		return nil, err
 	}
-	mem, err := unix.Mmap(fds[mapRefs], 0, pidBuckets*8, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	mem, err := unix.Mmap(fds[mapRefs], 0, pidBuckets, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
 		return nil, fmt.Errorf("mapping pid_refs: %w", err)
 	}
@@ -128,7 +128,7 @@ func newStore(fds map[string]int) (*Store, error) {
 		stats:   fds[mapStats],
 		meta:    fds[mapMeta],
 		refsMem: mem,
-		refs:    unsafe.Slice((*uint64)(unsafe.Pointer(&mem[0])), pidBuckets),
+		refs:    unsafe.Slice((*uint32)(unsafe.Pointer(&mem[0])), pidBuckets/4),
 		ncpu:    possibleCPUs(),
 	}, nil
 }
@@ -139,7 +139,7 @@ func checkLayout(fds map[string]int) error {
 	want := map[string][2]uintptr{
 		mapTasks:  {4, unsafe.Sizeof(taskValue{})},
 		mapEvents: {8, unsafe.Sizeof(ExitStatus{})},
-		mapRefs:   {4, 8},
+		mapRefs:   {4, pidBuckets},
 		mapStats:  {4, unsafe.Sizeof(Stats{})},
 		mapMeta:   {4, unsafe.Sizeof(meta{})},
 	}

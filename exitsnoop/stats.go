@@ -23,7 +23,8 @@ type Stats struct {
 	// PidReused counts exits of a process that reused a traced pid (not recorded).
 	PidReused uint64 `json:"pid_reused"`
 	// NotifyLost counts recorded exits whose notification did not fit in the ring
-	// buffer (Wait then finds them by looking at the map).
+	// buffer, as happens while no Store waits or subscribes (a Wait then finds
+	// them by looking at the map).
 	NotifyLost uint64 `json:"notify_lost"`
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -27,7 +28,7 @@ type Store struct {
 	fds                        map[string]int // every map's fd, by name
 	tasks, events, stats, meta int            // the hot ones, from fds
 	refsMem                    []byte
-	refs                       []uint64 // pid_refs, shared with the kernel
+	refs                       []uint32 // pid_refs' byte counters, 4 a word, shared with the kernel
 	ncpu                       int
 	notify                     notifier // Wait's ring buffer reader
 
@@ -44,8 +45,25 @@ func (s *Store) acquire() error {
 	return nil
 }
 
-func (s *Store) refAdd(pid uint32, delta int64) {
-	atomic.AddUint64(&s.refs[pid%pidBuckets], uint64(delta))
+// refInc counts one more entry in pid's pid_refs byte, unless that byte is
+// saturated by concurrent Traces (it never is in practice: a bucket holds 64
+// pids at most); the kernel's decrement is an atomic add on the same word.
+func (s *Store) refInc(pid uint32) error {
+	word, shift := &s.refs[pid%pidBuckets/4], pid%4*8
+	for {
+		old := atomic.LoadUint32(word)
+		if old>>shift&0xff == 0xff {
+			return fmt.Errorf("pid bucket %d saturated: %w", pid%pidBuckets, syscall.EBUSY)
+		}
+		if atomic.CompareAndSwapUint32(word, old, old+1<<shift) {
+			return nil
+		}
+	}
+}
+
+// refDec takes back one count of pid's byte; the caller holds one.
+func (s *Store) refDec(pid uint32) {
+	atomic.AddUint32(&s.refs[pid%pidBuckets/4], ^uint32(1<<(pid%4*8)-1))
 }
 
 // Trace starts tracing pid: when its last thread exits, the kernel records an
@@ -116,9 +134,11 @@ func stillRunning(pid uint32, before procState) bool {
 // insertTask adds the tracing entry; pid_refs counts it before it becomes visible.
 func (s *Store) insertTask(pid uint32, info *TaskInfo, startTicks uint64) error {
 	v := taskValue{TaskInfo: *info, StartTicks: startTicks}
-	s.refAdd(pid, 1)
+	if err := s.refInc(pid); err != nil {
+		return err
+	}
 	if err := bpfsys.Update(s.tasks, unsafe.Pointer(&pid), unsafe.Pointer(&v), bpfsys.NoExist); err != nil {
-		s.refAdd(pid, -1)
+		s.refDec(pid)
 		return mapErr(err)
 	}
 	return nil
@@ -129,7 +149,7 @@ func (s *Store) deleteTask(pid uint32) error {
 	if err := bpfsys.Delete(s.tasks, unsafe.Pointer(&pid)); err != nil {
 		return mapErr(err)
 	}
-	s.refAdd(pid, -1)
+	s.refDec(pid)
 	return nil
 }
 

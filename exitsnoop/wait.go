@@ -152,9 +152,9 @@ func (s *Store) startNotifier() error {
 // Wait does not delete the event. Many goroutines may wait at once, on the same
 // or different IDs.
 //
-// One process at a time receives the notifications of a pinned tracer (its ring
-// buffer has one reader position): Waits in other processes fall back to looking
-// at the map every quarter second. Needs kernel 5.8+ (BPF ring buffer).
+// Every Store of a pinned tracer, in every process, hears every notification;
+// when several read at once, all but the first may hear it up to 100 ms late.
+// Needs kernel 5.8+ (BPF ring buffer).
 func (s *Store) Wait(ctx context.Context, traceID uint64) (*ExitStatus, error) {
 	if err := s.startNotifier(); err != nil {
 		return nil, err

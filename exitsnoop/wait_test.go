@@ -189,3 +189,33 @@ func (s *Store) perKeyLocked(del bool) ([]Event, error) {
 	defer s.mu.RUnlock()
 	return s.perKey(del)
 }
+
+// Every Store of a pinned tracer hears every exit: the ring buffer has no single
+// consumer that would take notifications from the others.
+func TestWaitSharedRing(t *testing.T) {
+	root := bpffsRoot(t)
+	a, err := Open(Options{BPFFSRoot: root})
+	require.NoError(t, err)
+	defer a.Close()
+	b, err := NewStore(root)
+	require.NoError(t, err)
+	defer b.Close()
+
+	p := startScenario(t, "exit", "4")
+	require.NoError(t, a.Trace(p.pid, &TaskInfo{TraceID: 1}))
+	got := make(chan struct{}, 2)
+	for _, s := range []*Store{a, b} {
+		go func() {
+			ev, err := s.Wait(context.Background(), 1)
+			assert.NoError(t, err)
+			assert.Equal(t, int32(4<<8), ev.ExitCode)
+			got <- struct{}{}
+		}()
+	}
+	time.Sleep(50 * time.Millisecond) // both wait on the ring now
+	start := time.Now()
+	p.finish(t)
+	<-got
+	<-got
+	assert.Less(t, time.Since(start), waitRecheck, "both woken by the notification")
+}

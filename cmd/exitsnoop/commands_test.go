@@ -29,8 +29,18 @@ func TestTraceWaitListForgetWatch(t *testing.T) {
 	watch := exec.Command(bin, "watch", "--json", "--bpffs", root)
 	out, err := watch.StdoutPipe()
 	require.NoError(t, err)
+	errOut, err := watch.StderrPipe()
+	require.NoError(t, err)
 	require.NoError(t, watch.Start())
-	lines := bufio.NewScanner(out)
+	ready := bufio.NewScanner(errOut)
+	require.True(t, ready.Scan())
+	require.Contains(t, ready.Text(), "watching exits", "watch says when it listens")
+	lines := make(chan string, 4)
+	go func() {
+		for sc := bufio.NewScanner(out); sc.Scan(); {
+			lines <- sc.Text()
+		}
+	}()
 
 	child := exec.Command("sh", "-c", "read x; exit 6")
 	stdin, err := child.StdinPipe()
@@ -56,8 +66,12 @@ func TestTraceWaitListForgetWatch(t *testing.T) {
 	assert.Equal(t, "exited 6", ev.Status)
 	child.Wait()
 
-	require.True(t, lines.Scan(), "watch prints the exit")
-	require.NoError(t, json.Unmarshal(lines.Bytes(), &ev))
+	select {
+	case line := <-lines:
+		require.NoError(t, json.Unmarshal([]byte(line), &ev))
+	case <-time.After(10 * time.Second):
+		t.Fatal("watch printed no exit")
+	}
 	assert.Equal(t, uint64(9), ev.TraceID)
 	assert.Equal(t, int32(6<<8), ev.WaitStatus)
 	require.NoError(t, watch.Process.Signal(os.Interrupt))

@@ -29,6 +29,7 @@ func watchCmd(o *options, _ []string) error {
 		return err
 	}
 	defer sub.Close()
+	fmt.Fprintf(os.Stderr, "exitsnoop watch: watching exits recorded under %s; ^C to stop\n", o.root)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var lost uint64

@@ -1,5 +1,6 @@
 // Package ringbuf reads a BPF ring buffer (BPF_MAP_TYPE_RINGBUF, kernel 5.8+)
-// through its memory mapping, without cgo and without allocating per record.
+// through its memory mapping, without cgo and without allocating per record, as
+// one of possibly several readers that each see every record.
 //
 // The layout is the kernel's (kernel/bpf/ringbuf.c): a consumer page that the
 // reader writes, then a producer page and the data area, mapped twice in a row so
@@ -33,6 +34,9 @@ var ErrClosed = errors.New("ring buffer reader closed")
 type Reader struct {
 	cons, prod, data []byte // the mappings
 	mask             uint64
+	pos              uint64 // this reader's position; the shared one is in cons
+	buf              [MaxRecord]byte
+	lost             atomic.Uint64
 	epfd             int
 	mu               sync.Mutex // guards wakefd between Close and Release
 	wakefd           int
@@ -60,6 +64,9 @@ func NewReader(fd int, size uint32) (_ *Reader, retErr error) {
 		return nil, fmt.Errorf("mapping producer pages: %w", err)
 	}
 	r.data = r.prod[page:]
+	// A new reader starts with the records to come; older ones are for others.
+	r.pos = atomic.LoadUint64(r.producerPos())
+	r.publish()
 	if r.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
 		return nil, fmt.Errorf("epoll_create1: %w", err)
 	}
@@ -82,7 +89,8 @@ func (r *Reader) consumerPos() *uint64 { return (*uint64)(unsafe.Pointer(&r.cons
 func (r *Reader) producerPos() *uint64 { return (*uint64)(unsafe.Pointer(&r.prod[0])) }
 
 // Read calls fn for each available record, in order, then returns; when none is
-// available it first waits for one. The record's bytes are valid only during fn.
+// available it first waits for one. The record's bytes are a copy, valid only
+// during fn; records longer than MaxRecord are skipped, as lost.
 func (r *Reader) Read(fn func(record []byte)) error {
 	for {
 		if r.closed.Load() {
@@ -91,33 +99,86 @@ func (r *Reader) Read(fn func(record []byte)) error {
 		if n := r.consume(fn); n > 0 {
 			return nil
 		}
-		if _, err := unix.EpollWait(r.epfd, r.events[:], -1); err != nil && err != unix.EINTR {
+		if _, err := unix.EpollWait(r.epfd, r.events[:], backstopMillis); err != nil && err != unix.EINTR {
 			return fmt.Errorf("epoll_wait: %w", err)
 		}
 	}
 }
 
-// consume hands every committed record to fn and returns how many it saw.
+// backstopMillis bounds a sleep that a wake-up cannot end: the kernel tells
+// readers of new data by the shared consumer position, so a reader that another
+// reader overtook sees none when it wakes. With one reader it never matters.
+const backstopMillis = 100
+
+// MaxRecord is the longest record Read delivers.
+const MaxRecord = 256
+
+// Lost is how many records this reader missed: overwritten before it read them,
+// or too long.
+func (r *Reader) Lost() uint64 { return r.lost.Load() }
+
+// consume hands every committed record after the reader's own position to fn and
+// returns how many it handed.
+//
+// Several readers, in several processes, may share a ring buffer: each keeps its
+// own position and moves the shared consumer position (the kernel's bound on
+// what it may overwrite) to the furthest any reader got. A reader left behind
+// may find its records overwritten: it checks, after copying each record, that
+// the producer has not come round to it, and skips to the shared position if so.
 func (r *Reader) consume(fn func([]byte)) int {
 	n := 0
-	cons := atomic.LoadUint64(r.consumerPos())
+	defer r.publish()
 	for {
 		prod := atomic.LoadUint64(r.producerPos())
-		if cons >= prod {
+		if prod-r.pos > r.mask+1 {
+			r.resync()
+			continue
+		}
+		if r.pos >= prod {
 			return n
 		}
-		off := cons & r.mask
+		off := r.pos & r.mask
 		hdr := atomic.LoadUint32((*uint32)(unsafe.Pointer(&r.data[off])))
 		if hdr&busyBit != 0 {
 			return n // being written; the writer wakes us when done
 		}
-		size := hdr & lenMask
-		if hdr&discardBit == 0 {
-			fn(r.data[off+hdrSize : off+hdrSize+uint64(size)])
+		size := uint64(hdr & lenMask)
+		if size > r.mask {
+			r.resync() // read a header the producer was overwriting
+			continue
+		}
+		rec := r.buf[:min(size, MaxRecord)]
+		copy(rec, r.data[off+hdrSize:])
+		if atomic.LoadUint64(r.producerPos())-r.pos > r.mask+1 {
+			r.resync() // overwritten while copied
+			continue
+		}
+		r.pos += (size + hdrSize + 7) &^ 7
+		switch {
+		case hdr&discardBit != 0:
+		case size > MaxRecord:
+			r.lost.Add(1)
+		default:
+			fn(rec)
 			n++
 		}
-		cons += (uint64(size) + hdrSize + 7) &^ 7
-		atomic.StoreUint64(r.consumerPos(), cons)
+	}
+}
+
+// resync skips what the producer overwrote: up to the shared consumer position,
+// where the kernel keeps records intact.
+func (r *Reader) resync() {
+	r.lost.Add(1)
+	r.pos = max(r.pos, atomic.LoadUint64(r.consumerPos()))
+}
+
+// publish moves the shared consumer position up to this reader's.
+func (r *Reader) publish() {
+	for {
+		c := atomic.LoadUint64(r.consumerPos())
+		if c >= r.pos || atomic.CompareAndSwapUint64(r.consumerPos(), c, r.pos) {
+			return
+		}
 	}
 }
 
