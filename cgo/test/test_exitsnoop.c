@@ -614,6 +614,8 @@ static void test_pinned(void)
 out:
 	exitsnoop_store_free(s1);
 	exitsnoop_store_free(s2);
+	if (failures)
+		exitsnoop_uninstall(root); /* unmount after a failure, if need be */
 	if (rmdir(root))
 		perror("rmdir");
 }
