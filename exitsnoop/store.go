@@ -108,7 +108,8 @@ func (s *Store) trace(pid uint32, info *TaskInfo, wantTicks uint64) error {
 	}
 	if s.deleteTask(pid) != nil {
 		var ev ExitStatus
-		if bpfsys.Lookup(s.events, unsafe.Pointer(&info.TraceID), unsafe.Pointer(&ev)) == nil {
+		id := info.TraceID // cgo may only see memory without Go pointers: copy
+		if bpfsys.Lookup(s.events, unsafe.Pointer(&id), unsafe.Pointer(&ev)) == nil {
 			return nil // the kernel consumed the entry and recorded the exit
 		}
 	}
@@ -224,7 +225,10 @@ func (s *Store) LookupExitedEvent(traceEventID uint64, ev *ExitStatus) error {
 		return err
 	}
 	defer s.mu.RUnlock()
-	if err := bpfsys.Lookup(s.events, unsafe.Pointer(&traceEventID), unsafe.Pointer(ev)); err != nil {
+	// Into a local first: ev may live in a struct that holds Go pointers, which
+	// cgo must not be handed.
+	var local ExitStatus
+	if err := bpfsys.Lookup(s.events, unsafe.Pointer(&traceEventID), unsafe.Pointer(&local)); err != nil {
 		// Not found is the common answer while the process runs: the bare sentinel
 		// keeps it free of allocations.
 		if err = mapErr(err); err == ErrKeyNotExist {
@@ -232,6 +236,7 @@ func (s *Store) LookupExitedEvent(traceEventID uint64, ev *ExitStatus) error {
 		}
 		return fmt.Errorf("lookup event %d: %w", traceEventID, err)
 	}
+	*ev = local
 	return nil
 }
 

@@ -213,3 +213,25 @@ func TestNotSupportedError(t *testing.T) {
 	require.NoError(t, checkKernel())
 	require.False(t, errors.Is(checkKernel(), ErrNotSupported))
 }
+
+// heldOnHeap keeps TestLookupIntoStructWithPointers' struct on the heap.
+var heldOnHeap any
+
+// LookupExitedEvent may write into a struct that also holds Go pointers: cgo's
+// pointer checks must not see that struct.
+func TestLookupIntoStructWithPointers(t *testing.T) {
+	s := openPrivate(t, Options{})
+	require.NoError(t, s.ExitedEventFromWaitStatus(1, 2, 3<<8))
+	holder := &struct {
+		name string
+		next *int
+		ev   ExitStatus
+		info TaskInfo
+	}{name: "x", next: new(int), info: TaskInfo{TraceID: 1}}
+	heldOnHeap = holder
+	require.NoError(t, s.LookupExitedEvent(1, &holder.ev))
+	assert.Equal(t, int32(3<<8), holder.ev.ExitCode)
+	p := startScenario(t, "exit", "0")
+	require.NoError(t, s.Trace(p.pid, &holder.info))
+	p.finish(t)
+}
