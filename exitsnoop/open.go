@@ -121,6 +121,11 @@ func newStore(fds map[string]int) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mapping pid_refs: %w", err)
 	}
+	lst, err := unix.Mmap(fds[mapListen], 0, 8, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		unix.Munmap(mem)
+		return nil, fmt.Errorf("mapping listeners: %w", err)
+	}
 	return &Store{
 		fds:     fds,
 		tasks:   fds[mapTasks],
@@ -130,6 +135,7 @@ func newStore(fds map[string]int) (*Store, error) {
 		refsMem: mem,
 		refs:    unsafe.Slice((*uint32)(unsafe.Pointer(&mem[0])), pidBuckets/4),
 		ncpu:    possibleCPUs(),
+		notify:  notifier{listenMem: lst, listeners: (*uint64)(unsafe.Pointer(&lst[0]))},
 	}, nil
 }
 
@@ -142,6 +148,7 @@ func checkLayout(fds map[string]int) error {
 		mapRefs:   {4, pidBuckets},
 		mapStats:  {4, unsafe.Sizeof(Stats{})},
 		mapMeta:   {4, unsafe.Sizeof(meta{})},
+		mapListen: {4, 8},
 	}
 	for name, kv := range want {
 		info, err := bpfsys.GetMapInfo(fds[name])

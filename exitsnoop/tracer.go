@@ -33,10 +33,11 @@ const (
 	mapStats  = "stats"
 	mapMeta   = "meta"
 	mapNotify = "notify"
+	mapListen = "listeners"
 	progName  = "handle_exit"
 )
 
-var mapNames = []string{mapTasks, mapEvents, mapRefs, mapStats, mapMeta, mapNotify}
+var mapNames = []string{mapTasks, mapEvents, mapRefs, mapStats, mapMeta, mapNotify, mapListen}
 
 // meta mirrors struct exitsnoop_meta.
 type meta struct {

@@ -9,6 +9,8 @@ import (
 	"time"
 	"unsafe"
 
+	"golang.org/x/sys/unix"
+
 	"exitsnoop.dev/internal/ringbuf"
 )
 
@@ -29,6 +31,11 @@ type Event struct {
 // Wait or Subscribe, and hands each exit to its waiters and subscribers without
 // ever blocking on them.
 type notifier struct {
+	listenMem []byte  // the listeners map, mapped
+	listeners *uint64 // Stores with someone listening, shared with the kernel
+	active    int     // this Store's waiters and subscribers, under mu
+	active64  uint64  // where listeners points once unmapped
+
 	once    sync.Once
 	started atomic.Bool
 	err     error
@@ -70,6 +77,7 @@ func (n *notifier) run() {
 			n.mu.Lock()
 			for sub := range n.subs {
 				sub.end()
+				n.listen(-1)
 			}
 			n.subs = nil
 			n.mu.Unlock()
@@ -100,10 +108,22 @@ func (n *notifier) local(ev Event) {
 	}
 }
 
+// listen counts a waiter or subscriber in or out (delta ±1), and this Store in or
+// out of the kernel's listeners when it is the first or the last. Call with mu held.
+func (n *notifier) listen(delta int) {
+	n.active += delta
+	if n.active == 1 && delta > 0 {
+		atomic.AddUint64(n.listeners, 1)
+	} else if n.active == 0 && delta < 0 {
+		atomic.AddUint64(n.listeners, ^uint64(0))
+	}
+}
+
 func (n *notifier) register(id uint64) chan *ExitStatus {
 	ch := make(chan *ExitStatus, 1)
 	n.mu.Lock()
 	n.waiters[id] = append(n.waiters[id], ch)
+	n.listen(1)
 	n.mu.Unlock()
 	return ch
 }
@@ -111,6 +131,7 @@ func (n *notifier) register(id uint64) chan *ExitStatus {
 func (n *notifier) unregister(id uint64, ch chan *ExitStatus) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	n.listen(-1)
 	list := n.waiters[id]
 	for i, c := range list {
 		if c == ch {
@@ -125,14 +146,24 @@ func (n *notifier) unregister(id uint64, ch chan *ExitStatus) {
 	}
 }
 
-// stop ends the reader goroutine, if it runs, and waits for it.
+// stop ends the reader goroutine, if it runs, waits for it, and unmaps the
+// listeners count; waiters still registered leave as they see done.
 func (n *notifier) stop() error {
 	n.once.Do(func() {}) // no reader may start after this
-	if n.reader == nil {
-		return nil
+	if n.reader != nil {
+		n.reader.Close()
+		<-n.done
 	}
-	n.reader.Close()
-	<-n.done
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.active > 0 {
+		atomic.AddUint64(n.listeners, ^uint64(0))
+		n.active = 0
+	}
+	n.listeners = &n.active64 // waiters leaving after this count here
+	if err := unix.Munmap(n.listenMem); err != nil {
+		return fmt.Errorf("unmapping listeners: %w", err)
+	}
 	return nil
 }
 
@@ -212,6 +243,7 @@ func (s *Store) Subscribe(buffer int) (*Subscription, error) {
 		return nil, ErrClosed
 	}
 	s.notify.subs[sub] = struct{}{}
+	s.notify.listen(1)
 	return sub, nil
 }
 
@@ -237,6 +269,9 @@ func (sub *Subscription) Lost() uint64 { return sub.lost.Load() }
 func (sub *Subscription) Close() {
 	sub.n.mu.Lock()
 	defer sub.n.mu.Unlock()
-	delete(sub.n.subs, sub)
+	if _, ok := sub.n.subs[sub]; ok {
+		delete(sub.n.subs, sub)
+		sub.n.listen(-1)
+	}
 	sub.end()
 }

@@ -3,6 +3,7 @@ package exitsnoop
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -136,12 +137,14 @@ func TestSubscribe(t *testing.T) {
 	assert.Zero(t, all.Lost())
 	require.Eventually(t, func() bool { return slow.Lost() == 2 }, time.Second, time.Millisecond,
 		"a full subscriber loses events, counted")
+	assert.Equal(t, uint64(1), atomic.LoadUint64(s.notify.listeners), "one Store listens")
 	slow.Close()
 	_, open := <-slow.C
 	assert.True(t, open, "the buffered event is still there")
 	_, open = <-slow.C
 	assert.False(t, open, "then C is closed")
 	all.Close()
+	assert.Zero(t, atomic.LoadUint64(s.notify.listeners), "no notifications are written for nobody")
 }
 
 func TestListAndDrain(t *testing.T) {
