@@ -34,34 +34,53 @@ func (p procState) exiting() bool {
 	return p.flags&pfExiting != 0 && p.threads <= 1
 }
 
-// readProcStat reads /proc/<pid>/stat without allocating: Trace calls it twice.
-// A missing process is ErrNoProcess.
-func readProcStat(pid uint32) (procState, error) {
+// statFile is an open /proc/<pid>/stat. Its reads follow the process it was
+// opened for, not the pid: once that process is reaped they fail with
+// ErrNoProcess, even if another process has the pid by then.
+type statFile uintptr
+
+// openProcStat opens /proc/<pid>/stat without allocating.
+func openProcStat(pid uint32) (statFile, error) {
 	var path [32]byte
 	n := copy(path[:], "/proc/")
 	n += len(strconv.AppendUint(path[n:n], uint64(pid), 10))
 	n += copy(path[n:], "/stat")
 	path[n] = 0
-
 	dirfd := unix.AT_FDCWD
 	fd, _, e := unix.Syscall6(unix.SYS_OPENAT, uintptr(dirfd), uintptr(unsafe.Pointer(&path[0])),
 		uintptr(unix.O_RDONLY|unix.O_CLOEXEC), 0, 0, 0)
 	if e != 0 {
 		if e == syscall.ENOENT || e == syscall.ESRCH {
-			return procState{}, ErrNoProcess
+			return 0, ErrNoProcess
 		}
-		return procState{}, fmt.Errorf("opening /proc/%d/stat: %w", pid, e)
+		return 0, fmt.Errorf("opening /proc/%d/stat: %w", pid, e)
 	}
+	return statFile(fd), nil
+}
+
+// read reads the file afresh, without allocating.
+func (f statFile) read() (procState, error) {
 	var buf [1024]byte
-	r, _, e := unix.Syscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
-	unix.Syscall(unix.SYS_CLOSE, fd, 0, 0)
+	r, _, e := unix.Syscall6(unix.SYS_PREAD64, uintptr(f), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0, 0, 0)
 	if e != 0 {
 		if e == syscall.ESRCH {
 			return procState{}, ErrNoProcess
 		}
-		return procState{}, fmt.Errorf("reading /proc/%d/stat: %w", pid, e)
+		return procState{}, fmt.Errorf("reading /proc/<pid>/stat: %w", e)
 	}
 	return parseProcStat(buf[:r])
+}
+
+func (f statFile) close() { unix.Syscall(unix.SYS_CLOSE, uintptr(f), 0, 0) }
+
+// readProcStat reads /proc/<pid>/stat once. A missing process is ErrNoProcess.
+func readProcStat(pid uint32) (procState, error) {
+	f, err := openProcStat(pid)
+	if err != nil {
+		return procState{}, err
+	}
+	defer f.close()
+	return f.read()
 }
 
 // parseProcStat parses the fields after "pid (comm) "; comm may hold spaces and ')'.

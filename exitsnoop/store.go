@@ -91,7 +91,12 @@ func (s *Store) trace(pid uint32, info *TaskInfo, wantTicks uint64) error {
 		return err
 	}
 	defer s.mu.RUnlock()
-	before, err := readProcStat(pid)
+	stat, err := openProcStat(pid)
+	if err != nil {
+		return err
+	}
+	defer stat.close()
+	before, err := stat.read()
 	if err != nil {
 		return err
 	}
@@ -103,7 +108,7 @@ func (s *Store) trace(pid uint32, info *TaskInfo, wantTicks uint64) error {
 	}
 	// The process may have exited before the kernel could see the entry: then
 	// take the entry back, unless the kernel consumed it.
-	if stillRunning(pid, before) {
+	if stillRunning(stat, before) {
 		return nil
 	}
 	if s.deleteTask(pid) != nil {
@@ -119,9 +124,9 @@ func (s *Store) trace(pid uint32, info *TaskInfo, wantTicks uint64) error {
 // stillRunning re-reads the process that Trace saw as before. One whose only
 // thread is inside do_exit may be past the tracepoint or not: it waits (up to a
 // second) until that process is gone to know.
-func stillRunning(pid uint32, before procState) bool {
+func stillRunning(stat statFile, before procState) bool {
 	for i := 0; ; i++ {
-		now, err := readProcStat(pid)
+		now, err := stat.read()
 		if err != nil || now.startTicks != before.startTicks || now.gone() {
 			return false
 		}
