@@ -18,7 +18,7 @@ SETUP     := $(OUTPUT)/.setup-done
 export CGO_CFLAGS  := -I$(OUTPUT)/libbpf/include -I$(LIBBPF)/include/uapi
 export CGO_LDFLAGS := $(LIBBPF_A) -lelf -lz
 
-.PHONY: all setup libbpf bpf build test demo static vmtest clean check-bpf
+.PHONY: all setup libbpf bpf build test demo static vmtest bench clean check-bpf
 
 all: build check-bpf
 
@@ -81,6 +81,10 @@ demo: build
 	@echo '$$ exitsnoop run --json -- sh -c "kill -KILL \$$\$$"'
 	@$(OUTPUT)/exitsnoop run --json -- sh -c 'kill -KILL $$$$'; \
 		echo "(exitsnoop exited $$?: 128 + SIGKILL, as a shell reports it)"
+
+# Benchmarks against the seed's reference, written to BENCHMARKS.md (bench/README.md).
+bench: all
+	bash bench/run.sh
 
 clean:
 	rm -rf $(OUTPUT)
