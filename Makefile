@@ -18,7 +18,7 @@ SETUP     := $(OUTPUT)/.setup-done
 export CGO_CFLAGS  := -I$(OUTPUT)/libbpf/include -I$(LIBBPF)/include/uapi
 export CGO_LDFLAGS := $(LIBBPF_A) -lelf -lz
 
-.PHONY: all setup libbpf bpf build test demo static vmtest bench clean check-bpf
+.PHONY: all setup libbpf bpf build test demo static cabi vmtest bench clean check-bpf
 
 all: build check-bpf
 
@@ -72,6 +72,11 @@ test: all
 	bash scripts/check-env.sh
 	$(GO) vet -tags $(GOTAGS) ./...
 	$(GO) test -tags $(GOTAGS) -race -count=1 ./...
+	$(MAKE) -C cgo test
+
+# The C ABI: cgo/build/libexitsnoop.a, exitsnoop.h and exitsnoop.pc (cgo/README.md).
+cabi: $(LIBBPF_A) | $(SETUP)
+	$(MAKE) -C cgo
 
 demo: build
 	bash scripts/check-env.sh
@@ -88,3 +93,4 @@ bench: all
 
 clean:
 	rm -rf $(OUTPUT)
+	$(MAKE) -C cgo clean
