@@ -14,6 +14,7 @@
 #   VMTEST_KERNELS_CONF  another kernels.conf (default vmtest/kernels.conf)
 #   EXITSNOOP_CACHE cache dir (default ${XDG_CACHE_HOME:-$HOME/.cache}/exitsnoop)
 set -euo pipefail
+{ # the whole script is read before it runs: editing it during a run is harmless
 . "$(dirname "$0")/lib.sh"
 
 prepare_only=0
@@ -125,8 +126,13 @@ fail=0 n=0
 while read -r bin dir rest; do
 	[ -n "\$bin" ] || continue
 	n=\$((n + 1))
-	echo "vmtest guest: [\$n] \$bin"
-	(cd "\$dir" && exec "\$bin" -test.v=test2json -test.timeout=20m) >"\$res/\$n.raw" 2>&1 </dev/null
+	# 20 minutes, or less: what is left of the VM's $timeout_s s budget (boot included) minus a
+	# minute, so that a hung test panics with its goroutine dump before the VM is killed
+	left=\$(( $timeout_s - \$(cut -d. -f1 /proc/uptime) - 60 ))
+	[ \$left -le 1200 ] || left=1200
+	[ \$left -ge 60 ] || left=60
+	echo "vmtest guest: [\$n] \$bin (-test.timeout=\${left}s)"
+	(cd "\$dir" && exec "\$bin" -test.v=test2json -test.timeout=\${left}s) >"\$res/\$n.raw" 2>&1 </dev/null
 	rc=\$?
 	echo "\$n \$rc \$bin" >>"\$res/status.partial"
 	echo "vmtest guest: [\$n] exit \$rc"
@@ -182,6 +188,15 @@ for s in $KERNELS; do
 	failed_tests=$(grep '"Action":"fail"' "$res/test.json" | grep "$top" |
 		sed -E 's/.*"Package":"([^"]*)".*"Test":"([^"]*)".*/\1.\2/' | head -n5 | paste -sd' ' || true)
 	[ "$nfail" -le 5 ] || failed_tests+=" ..."
+	# top-level tests that started and never ended (hung, or the guest died under them)
+	unfinished=$(awk 'match($0, /"Action":"[a-z]+"/) {
+			a = substr($0, RSTART + 10, RLENGTH - 11)
+			if (!match($0, /"Test":"[^"\/]*"/)) next
+			t = substr($0, RSTART + 8, RLENGTH - 9)
+			match($0, /"Package":"[^"]*"/); k = substr($0, RSTART + 11, RLENGTH - 12) "." t
+			if (a == "run") started[k] = 1; else if (a == "pass" || a == "fail" || a == "skip") delete started[k]
+		} END { for (k in started) { printf "%s%s", sep, k; sep = " " } }' "$res/test.json")
+	nunf=$(wc -w <<<"$unfinished")
 	reason=""
 	if [ "$vng_rc" -eq 124 ] || [ "$vng_rc" -eq 137 ]; then
 		reason="timed out after ${timeout_s} s (VMTEST_TIMEOUT)"
@@ -200,9 +215,10 @@ for s in $KERNELS; do
 			reason="vng exited $vng_rc"
 		fi
 	fi
+	[ -z "$reason" ] || [ -z "$unfinished" ] || reason+=" (unfinished: $unfinished)"
 	verdict=PASS
 	[ -z "$reason" ] || { verdict=FAIL failed=1; }
-	line=$(printf 'kernel %-22s %s %4d tests %5d s' "${kver[$s]}" "$verdict" $((npass + nfail)) "$secs")
+	line=$(printf 'kernel %-22s %s %4d tests %5d s' "${kver[$s]}" "$verdict" $((npass + nfail + nunf)) "$secs")
 	[ "$nskip" -eq 0 ] || line+=" ($nskip skipped)"
 	[ "${knote[$s]}" = pinned ] || line+="  !! ${knote[$s]} (see vmtest/kernels.conf)"
 	[ -z "$reason" ] || line+="  -- $reason; see $res/"
@@ -214,3 +230,4 @@ done
 echo
 printf '%s\n' "${summary[@]}" | tee "$out/summary.txt"
 exit "$failed"
+}
