@@ -10,6 +10,7 @@
 # the closest parent of the image that has lib/modules, so vmlinuz lives inside that tree.
 # Modules are decompressed (virtme-ng's initramfs cannot load .ko.xz/.ko.zst) and depmod'ed.
 set -euo pipefail
+# shellcheck source=vmtest/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 series=${1:?usage: kernels.sh SERIES}
@@ -50,14 +51,15 @@ newest_in_suite() {
 }
 
 prepare() { # PKG VERSION: download, verify (apt), unpack and fix up into the cache
-	local pkg=$1 ver=$2 dir=$kcache/$1_$2 tmp deps d kver img t0=$SECONDS
+	local pkg=$1 ver=$2 dir=$kcache/$1_$2 tmp d kver img t0=$SECONDS
 	tmp=$dir.tmp && rm -rf "$tmp" "$dir" && mkdir -p "$tmp/debs" "$tmp/root"
 	# sid splits the kernel into linux-binary-*, linux-modules-*, linux-base-* (exact versions)
-	deps=$(apt-cache "${APT_OPTS[@]}" show "$pkg=$ver" | sed -n 's/^Depends: //p' | head -n1 | tr ',' '\n' |
-		sed -nE 's/^ *(linux-(binary|modules|base)-[^ ]+).*/\1/p')
-	log "downloading $pkg=$ver ${deps:+(+ $(echo $deps)) }from Debian $suite"
-	(cd "$tmp/debs" && apt-get "${APT_OPTS[@]}" download -qq "$pkg=$ver" $(for d in $deps; do echo "$d=$ver"; done) >&2) ||
-		die "apt-get download $pkg=$ver failed"
+	local -a deps
+	mapfile -t deps < <(apt-cache "${APT_OPTS[@]}" show "$pkg=$ver" | sed -n 's/^Depends: //p' | head -n1 |
+		tr ',' '\n' | sed -nE 's/^ *(linux-(binary|modules|base)-[^ ]+).*/\1/p')
+	log "downloading $pkg=$ver ${deps[*]:+(+ ${deps[*]}) }from Debian $suite"
+	(cd "$tmp/debs" && apt-get "${APT_OPTS[@]}" download -qq "$pkg=$ver" "${deps[@]/%/=$ver}" >&2) ||
+		die "apt-get download $pkg=$ver ${deps[*]} failed"
 	for d in "$tmp"/debs/*.deb; do dpkg-deb -x "$d" "$tmp/root"; done
 	# usr-merged packages (sid) ship /usr/lib/modules: move it where virtme-ng looks
 	if [ -d "$tmp/root/usr/lib/modules" ]; then

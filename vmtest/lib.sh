@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # Shared helpers for vmtest/*.sh (sourced, not run).
 # Private apt configuration per Debian suite: the system's apt config is never touched.
 

@@ -15,6 +15,7 @@
 #   EXITSNOOP_CACHE cache dir (default ${XDG_CACHE_HOME:-$HOME/.cache}/exitsnoop)
 set -euo pipefail
 { # the whole script is read before it runs: editing it during a run is harmless
+# shellcheck source=vmtest/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 prepare_only=0
@@ -43,7 +44,7 @@ declare -A kver kimg knote
 for s in $KERNELS; do
 	t0=$SECONDS
 	line=$("$VMTEST_DIR/kernels.sh" "$s") || die "cannot prepare the $s kernel"
-	read -r kver[$s] kimg[$s] knote[$s] <<<"$line"
+	read -r "kver[$s]" "kimg[$s]" "knote[$s]" <<<"$line"
 	log "kernel $s: ${kver[$s]} ready ($((SECONDS - t0)) s)$([ "${knote[$s]}" = pinned ] || echo " ${knote[$s]}")"
 done
 [ "$prepare_only" -eq 0 ] || exit 0

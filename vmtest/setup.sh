@@ -5,6 +5,7 @@
 # private apt sources list (verified by apt against Debian's signed Release files) and
 # installed with dpkg after its dependencies are installed from the system's own suite.
 set -euo pipefail
+# shellcheck source=vmtest/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 VNG_SUITE=trixie
