@@ -92,8 +92,8 @@ static __always_inline int wait_status(struct task_struct *task)
 	return task->group_leader->exit_code;
 }
 
-SEC("tp_btf/sched_process_exit")
-int BPF_PROG(handle_exit, struct task_struct *task)
+/* Records the exit of task if it ends a traced process. */
+static __always_inline int record_exit(struct task_struct *task)
 {
 	struct exitsnoop_stats *st;
 	struct task_info info, *found;
@@ -105,7 +105,7 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 	struct pid_refs *refs;
 	__u64 *lst;
 	__u32 zero = 0;
-	long err;
+	int err; /* 5.10 returns helper errors zero-extended: compare 32 bits */
 
 	/* Untraced exits, nearly all of them, end at this inlined array load. */
 	refs = bpf_map_lookup_elem(&pid_refs, &zero);
@@ -122,11 +122,15 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 	info = *found; /* copy first: a deleted preallocated element is reused at once */
 
 	/* Threads exiting together can all read live == 0: the one that deletes, records. */
-	if (bpf_map_delete_elem(&tracing_tasks, &tgid) != 0)
+	err = bpf_map_delete_elem(&tracing_tasks, &tgid);
+	if (err == -2 /* ENOENT */)
 		return 0;
 	/* Byte-wise atomics need 5.12+: subtract from the aligned little-endian word;
 	 * the byte holds our entry, so it is >= 1 and nothing borrows. */
-	__sync_fetch_and_add((__u32 *)&refs->n[bucket & ~3U], -(1U << ((bucket & 3) * 8)));
+	if (!err)
+		__sync_fetch_and_add((__u32 *)&refs->n[bucket & ~3U], -(1U << ((bucket & 3) * 8)));
+	/* Otherwise the bucket lock failed us (6.15+ rqspinlock times out): record all
+	 * the same; the insert below, with BPF_NOEXIST, still lets only one thread write. */
 
 	st = counters();
 	if (st)
@@ -152,7 +156,12 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 	ev.start_boottime = task->group_leader->start_boottime;
 	ev.exited_time = bpf_ktime_get_ns();
 
-	err = bpf_map_update_elem(&exited_events, &info.trace_id, &ev, BPF_NOEXIST);
+	/* Retry what is not "exists" or "full": a bucket lock that timed out. */
+	for (int i = 0; i < 3; i++) {
+		err = bpf_map_update_elem(&exited_events, &info.trace_id, &ev, BPF_NOEXIST);
+		if (!err || err == -17 /* EEXIST */ || err == -7 /* E2BIG */)
+			break;
+	}
 	if (err) {
 		if (st && err == -17 /* EEXIST */)
 			st->duplicate++;
@@ -172,6 +181,27 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 	if (bpf_ringbuf_output(&notify, &note, sizeof(note), 0) && st)
 		st->notify_lost++;
 	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(handle_exit, struct task_struct *task)
+{
+	return record_exit(task);
+}
+
+/* Where tracepoints are preemptible (7.x), an exit on a CPU where handle_exit is
+ * preempted is skipped for it (recursion_misses): these copies, attached after it,
+ * run then. Otherwise they find the entry gone, with the pid_refs line cached. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(handle_exit_2, struct task_struct *task)
+{
+	return record_exit(task);
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(handle_exit_3, struct task_struct *task)
+{
+	return record_exit(task);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -101,5 +101,5 @@ func TestDuplicateEventKeepsFirst(t *testing.T) {
 	assert.Equal(t, int32(3<<8), ev.ExitCode, "the first event of a trace ID stands")
 	st, err := s.Stats()
 	require.NoError(t, err)
-	assert.Equal(t, uint64(1), st.Duplicate)
+	assert.Equal(t, Stats{Exits: 1, Duplicate: 1}, st)
 }

@@ -74,7 +74,8 @@ func helperRun(action string, args []string) error {
 		for i := id; i < id+n; i++ {
 			ev, err := s.GetExitedEvent(i)
 			if err != nil {
-				return err
+				st, _ := s.Stats()
+				return fmt.Errorf("%w (stats %+v)", err, st)
 			}
 			if err := json.NewEncoder(os.Stdout).Encode(ev); err != nil {
 				return err

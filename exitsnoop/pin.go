@@ -15,7 +15,7 @@ import (
 const (
 	pinDirName    = ".exitsnoop.bpf" // the seed's: a bpffs mounted below any root
 	pinDirOnBPFFS = "exitsnoop"      // below a bpffs root, which refuses names with '.'
-	linkPin       = "link"
+	linkPin       = "link"           // the first program's link: while it is pinned, the tracer runs
 )
 
 // pinDir is where the tracer of bpffsRoot is pinned.
@@ -180,14 +180,17 @@ func pinLink(dir string, t *tracer) error {
 	if err := bpfsys.Update(t.fd(mapMeta), unsafe.Pointer(&key), unsafe.Pointer(&m), bpfsys.Any); err != nil {
 		return fmt.Errorf("writing meta: %w", err)
 	}
-	tmp := filepath.Join(dir, linkPin+"_new")
-	os.Remove(tmp)
-	if err := t.link.Pin(tmp); err != nil {
-		return fmt.Errorf("pinning link: %w", plainErrno(err))
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, linkPin)); err != nil {
+	// The last copy first: the first link's pin is the sign that the tracer runs.
+	for i := len(t.links) - 1; i >= 0; i-- {
+		tmp := filepath.Join(dir, linkPins[i]+"_new")
 		os.Remove(tmp)
-		return fmt.Errorf("replacing link pin: %w", err)
+		if err := t.links[i].Pin(tmp); err != nil {
+			return fmt.Errorf("pinning link: %w", plainErrno(err))
+		}
+		if err := os.Rename(tmp, filepath.Join(dir, linkPins[i])); err != nil {
+			os.Remove(tmp)
+			return fmt.Errorf("replacing link pin: %w", err)
+		}
 	}
 	return nil
 }

@@ -34,7 +34,12 @@ const (
 	mapMeta   = "meta"
 	mapNotify = "notify"
 	mapListen = "listeners"
-	progName  = "handle_exit"
+)
+
+// progNames are the program's copies, attached in this order; linkPins their pins.
+var (
+	progNames = []string{"handle_exit", "handle_exit_2", "handle_exit_3"}
+	linkPins  = []string{linkPin, "link_2", "link_3"}
 )
 
 var mapNames = []string{mapTasks, mapEvents, mapRefs, mapStats, mapMeta, mapNotify, mapListen}
@@ -63,8 +68,8 @@ var quietLibbpf sync.Once
 
 // tracer is a loaded and attached copy of the BPF program with its maps.
 type tracer struct {
-	mod  *bpf.Module
-	link *bpf.BPFLink
+	mod   *bpf.Module
+	links []*bpf.BPFLink // one per progNames
 }
 
 // checkKernel returns a *NotSupportedError when the kernel cannot run the tracer.
@@ -131,12 +136,16 @@ func loadTracer(opts Options, reuse map[string]int) (_ *tracer, retErr error) {
 	if err := mod.BPFLoadObject(); err != nil {
 		return nil, fmt.Errorf("loading BPF program%s: %w", permHint(err), plainErrno(err))
 	}
-	prog, err := mod.GetProgram(progName)
-	if err != nil {
-		return nil, fmt.Errorf("program %s: %w", progName, plainErrno(err))
-	}
-	if t.link, err = prog.AttachGeneric(); err != nil {
-		return nil, fmt.Errorf("attaching to sched_process_exit%s: %w", permHint(err), plainErrno(err))
+	for _, name := range progNames {
+		prog, err := mod.GetProgram(name)
+		if err != nil {
+			return nil, fmt.Errorf("program %s: %w", name, plainErrno(err))
+		}
+		link, err := prog.AttachGeneric()
+		if err != nil {
+			return nil, fmt.Errorf("attaching %s to sched_process_exit%s: %w", name, permHint(err), plainErrno(err))
+		}
+		t.links = append(t.links, link)
 	}
 	return t, nil
 }
@@ -152,14 +161,14 @@ func (t *tracer) fd(name string) int {
 
 // close detaches the program and releases the maps (pinned ones live on).
 func (t *tracer) close() error {
-	var err error
-	if t.link != nil {
-		if e := t.link.Destroy(); e != nil {
-			err = fmt.Errorf("detaching program: %w", plainErrno(e))
+	var errs []error
+	for _, l := range t.links {
+		if err := l.Destroy(); err != nil {
+			errs = append(errs, fmt.Errorf("detaching program: %w", plainErrno(err)))
 		}
 	}
 	t.mod.Close()
-	return err
+	return errors.Join(errs...)
 }
 
 // plainErrno strips libbpfgo's message down to the errno it wraps, if any.
