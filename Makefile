@@ -12,6 +12,7 @@ GO        ?= go
 GOTAGS    := netgo,osusergo
 STATIC    := -tags $(GOTAGS) -ldflags '-linkmode external -extldflags -static'
 VMTEST    := $(OUTPUT)/vmtest
+VMTEST_TIMEOUT ?= 1200
 SETUP     := $(OUTPUT)/.setup-done
 
 # cgo sees libbpf's own headers (and its newer UAPI) before /usr/include.
@@ -65,7 +66,8 @@ vmtest: all
 	$(GO) build $(STATIC) -o $(VMTEST)/exitsnoop ./cmd/exitsnoop
 	printf '%s %s\n' $(VMTEST)/exitsnoop.test $(CURDIR)/exitsnoop \
 		$(VMTEST)/cli.test $(CURDIR)/cmd/exitsnoop > $(VMTEST)/tests.list
-	VMTEST_LIST=$(VMTEST)/tests.list VMTEST_OUT=$(VMTEST)/results bash vmtest/run.sh $(KERNELS)
+	VMTEST_LIST=$(VMTEST)/tests.list VMTEST_OUT=$(VMTEST)/results VMTEST_TIMEOUT=$(VMTEST_TIMEOUT) \
+		bash vmtest/run.sh $(KERNELS)
 
 # The real-kernel tests: as root, never skipped (they fail where they cannot run).
 test: all
