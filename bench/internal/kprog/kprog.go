@@ -139,7 +139,8 @@ func PinnedTracerMaps(dir, linkPin string) ([]MapMem, error) {
 		return nil, err
 	}
 	for _, e := range entries {
-		if e.Name() == linkPin || strings.HasSuffix(e.Name(), ".debug") {
+		// Links (link, link_2, …: ours attaches several copies) and bpffs's own files.
+		if strings.HasPrefix(e.Name(), linkPin) || strings.HasSuffix(e.Name(), ".debug") {
 			continue
 		}
 		m, err := ebpf.LoadPinnedMap(filepath.Join(dir, e.Name()), nil)
