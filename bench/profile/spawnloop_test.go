@@ -1,33 +1,31 @@
 package profile
 
 import (
-	"os"
 	"testing"
 
 	"exitsnoop.dev/bench/internal/spawn"
 	"exitsnoop.dev/exitsnoop"
 )
 
-// TestSpawnLoop spawns /bin/true PROFILE_SPAWNS times, with a private Store open
-// when PROFILE_STORE=1: a workload to run under perf record.
-func TestSpawnLoop(t *testing.T) {
-	if os.Getenv("PROFILE_SPAWNS") == "" {
-		t.Skip("set PROFILE_SPAWNS")
+// BenchmarkSpawnLoop spawns /bin/true b.N times, without and with a private Store
+// open in this process: a workload to run under perf record, e.g.
+//
+//	perf record -g -- go test -tags netgo,osusergo -run '^$' -bench 'SpawnLoop/store' -benchtime 5000x ./profile
+func BenchmarkSpawnLoop(b *testing.B) {
+	run := func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if err := spawn.Run([]string{"/bin/true"}); err != nil {
+				b.Fatal(err)
+			}
+		}
 	}
-	if os.Getenv("PROFILE_STORE") == "1" {
+	b.Run("none", run)
+	b.Run("store", func(b *testing.B) {
 		s, err := exitsnoop.NewStoreFromAttach()
 		if err != nil {
-			t.Fatal(err)
+			b.Fatal(err)
 		}
 		defer s.Close()
-	}
-	n := 0
-	for _, c := range os.Getenv("PROFILE_SPAWNS") {
-		n = n*10 + int(c-'0')
-	}
-	for i := 0; i < n; i++ {
-		if err := spawn.Run([]string{"/bin/true"}); err != nil {
-			t.Fatal(err)
-		}
-	}
+		run(b)
+	})
 }
