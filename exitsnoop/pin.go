@@ -274,7 +274,7 @@ func Uninstall(bpffsRoot string) error {
 
 // removePins removes every pin in dir, the link first so the program stops first.
 func removePins(dir string) error {
-	entries, err := os.ReadDir(dir)
+	names, err := pins(dir)
 	if err != nil {
 		return fmt.Errorf("reading pin directory: %w", err)
 	}
@@ -282,28 +282,33 @@ func removePins(dir string) error {
 	if err := os.Remove(filepath.Join(dir, linkPin)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, err)
 	}
-	for _, e := range entries {
-		if e.Name() == "maps.debug" || e.Name() == "progs.debug" {
-			continue // bpffs's own files, with the preload iterators
-		}
-		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+	for _, name := range names {
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
 }
 
-func hasPins(dir string) bool {
+// pins lists the pins in dir, without the files of a bpffs's own (maps.debug and
+// progs.debug, with the preload iterators).
+func pins(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return false
+		return nil, err
 	}
+	var names []string
 	for _, e := range entries {
 		if e.Name() != "maps.debug" && e.Name() != "progs.debug" {
-			return true
+			names = append(names, e.Name())
 		}
 	}
-	return false
+	return names, nil
+}
+
+func hasPins(dir string) bool {
+	names, err := pins(dir)
+	return err == nil && len(names) > 0
 }
 
 func exists(p string) bool {

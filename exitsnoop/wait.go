@@ -34,7 +34,6 @@ type notifier struct {
 	listenMem []byte  // the listeners map, mapped
 	listeners *uint64 // Stores with someone listening, shared with the kernel
 	active    int     // this Store's waiters and subscribers, under mu
-	active64  uint64  // where listeners points once unmapped
 
 	once    sync.Once
 	started atomic.Bool
@@ -112,6 +111,9 @@ func (n *notifier) local(ev Event) {
 // out of the kernel's listeners when it is the first or the last. Call with mu held.
 func (n *notifier) listen(delta int) {
 	n.active += delta
+	if n.listeners == nil {
+		return // unmapped: the Store is closed
+	}
 	if n.active == 1 && delta > 0 {
 		atomic.AddUint64(n.listeners, 1)
 	} else if n.active == 0 && delta < 0 {
@@ -158,9 +160,8 @@ func (n *notifier) stop() error {
 	defer n.mu.Unlock()
 	if n.active > 0 {
 		atomic.AddUint64(n.listeners, ^uint64(0))
-		n.active = 0
 	}
-	n.listeners = &n.active64 // waiters leaving after this count here
+	n.listeners = nil // waiters still leaving count only here
 	if err := unix.Munmap(n.listenMem); err != nil {
 		return fmt.Errorf("unmapping listeners: %w", err)
 	}
