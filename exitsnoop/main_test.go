@@ -157,3 +157,13 @@ func mounted(path string) bool {
 	b, _ := os.ReadFile("/proc/self/mounts")
 	return strings.Contains(string(b), " "+path+" ")
 }
+
+// readProcStat reads /proc/<pid>/stat once. A missing process is ErrNoProcess.
+func readProcStat(pid uint32) (procState, error) {
+	f, err := openProcStat(pid)
+	if err != nil {
+		return procState{}, err
+	}
+	defer f.close()
+	return f.read()
+}

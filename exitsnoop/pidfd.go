@@ -16,23 +16,27 @@ import (
 // names another process. Get a pidfd from pidfd_open(2) or from
 // syscall.SysProcAttr.PidFD when starting the process. Needs kernel 5.3+.
 func (s *Store) TracePidfd(pidfd int, taskInfo *TaskInfo) error {
+	if taskInfo == nil {
+		return fmt.Errorf("trace pidfd %d: %w", pidfd, ErrInvalidArgument)
+	}
 	pid, err := pidOfPidfd(pidfd)
 	if err != nil {
 		return fmt.Errorf("trace pidfd %d: %w", pidfd, err)
 	}
-	st, err := readProcStat(pid)
+	stat, err := openProcStat(pid)
 	if err != nil {
 		return fmt.Errorf("trace pidfd %d (pid %d): %w", pidfd, pid, err)
 	}
-	// Still alive after the read: the start time read was of this very process,
-	// since its pid cannot be reused before it is reaped.
+	defer stat.close()
+	// Still alive after the open: the file opened is of this very process, since
+	// its pid cannot be reused before it is reaped.
 	if err := unix.PidfdSendSignal(pidfd, 0, nil, 0); err != nil {
 		if err == unix.ESRCH {
 			err = ErrNoProcess
 		}
 		return fmt.Errorf("trace pidfd %d (pid %d): %w", pidfd, pid, err)
 	}
-	if err := s.trace(pid, taskInfo, st.startTicks); err != nil {
+	if err := s.trace(pid, taskInfo, stat); err != nil {
 		return fmt.Errorf("trace pidfd %d (pid %d): %w", pidfd, pid, err)
 	}
 	return nil

@@ -73,16 +73,6 @@ func (f statFile) read() (procState, error) {
 
 func (f statFile) close() { unix.Syscall(unix.SYS_CLOSE, uintptr(f), 0, 0) }
 
-// readProcStat reads /proc/<pid>/stat once. A missing process is ErrNoProcess.
-func readProcStat(pid uint32) (procState, error) {
-	f, err := openProcStat(pid)
-	if err != nil {
-		return procState{}, err
-	}
-	defer f.close()
-	return f.read()
-}
-
 // parseProcStat parses the fields after "pid (comm) "; comm may hold spaces and ')'.
 func parseProcStat(b []byte) (procState, error) {
 	end := bytes.LastIndexByte(b, ')')

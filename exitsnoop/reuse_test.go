@@ -37,7 +37,10 @@ func TestPidReuse(t *testing.T) {
 	pidfd, err := unix.PidfdOpen(int(a.pid), 0)
 	require.NoError(t, err)
 	defer unix.Close(pidfd)
-	aStat, err := readProcStat(a.pid)
+	aFile, err := openProcStat(a.pid) // follows a, not its pid
+	require.NoError(t, err)
+	defer aFile.close()
+	aStat, err := aFile.read()
 	require.NoError(t, err)
 
 	require.NoError(t, a.cmd.Process.Kill())
@@ -49,7 +52,7 @@ func TestPidReuse(t *testing.T) {
 	err = s.TracePidfd(pidfd, &TaskInfo{TraceID: 1})
 	require.ErrorIs(t, err, ErrNoProcess)
 	require.ErrorIs(t, err, syscall.ESRCH)
-	require.ErrorIs(t, s.trace(a.pid, &TaskInfo{TraceID: 2}, aStat.startTicks), ErrNoProcess)
+	require.ErrorIs(t, s.trace(a.pid, &TaskInfo{TraceID: 2}, aFile), ErrNoProcess, "a's stat file, not b's")
 	_, err = s.GetTracingTask(a.pid)
 	require.ErrorIs(t, err, ErrKeyNotExist, "nothing left traced")
 

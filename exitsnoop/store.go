@@ -76,31 +76,32 @@ func (s *Store) refDec(pid uint32) {
 // already, and ErrFull when the tracing map is full. It cannot tell whether pid
 // was reused before the call: TracePidfd can.
 func (s *Store) Trace(pid uint32, taskInfo *TaskInfo) error {
-	if err := s.trace(pid, taskInfo, 0); err != nil {
+	if pid == 0 || taskInfo == nil {
+		return fmt.Errorf("trace pid %d: %w", pid, ErrInvalidArgument)
+	}
+	stat, err := openProcStat(pid)
+	if err != nil {
+		return fmt.Errorf("trace pid %d: %w", pid, err)
+	}
+	defer stat.close()
+	if err := s.trace(pid, taskInfo, stat); err != nil {
 		return fmt.Errorf("trace pid %d: %w", pid, err)
 	}
 	return nil
 }
 
-// trace is Trace of the process started at wantTicks (any when 0).
-func (s *Store) trace(pid uint32, info *TaskInfo, wantTicks uint64) error {
-	if pid == 0 || info == nil {
-		return ErrInvalidArgument
-	}
+// trace traces the process whose /proc/<pid>/stat is open as stat: reads of it
+// fail once that process is reaped, whoever has the pid then.
+func (s *Store) trace(pid uint32, info *TaskInfo, stat statFile) error {
 	if err := s.acquire(); err != nil {
 		return err
 	}
 	defer s.mu.RUnlock()
-	stat, err := openProcStat(pid)
-	if err != nil {
-		return err
-	}
-	defer stat.close()
 	before, err := stat.read()
 	if err != nil {
 		return err
 	}
-	if before.gone() || (wantTicks != 0 && before.startTicks != wantTicks) {
+	if before.gone() {
 		return fmt.Errorf("exited already: %w", ErrNoProcess)
 	}
 	if err := s.insertTask(pid, info, before.startTicks); err != nil {
