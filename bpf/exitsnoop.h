@@ -7,7 +7,7 @@
 #ifndef __EXITSNOOP_H
 #define __EXITSNOOP_H
 
-#define EXITSNOOP_FORMAT_VERSION 2 /* 1 was the seed's */
+#define EXITSNOOP_FORMAT_VERSION 3 /* 1 was the seed's */
 
 /* Byte counters of the pid_refs array: a counting filter in front of tracing_tasks. */
 #define EXITSNOOP_PID_BUCKETS (1U << 16)
@@ -18,9 +18,25 @@
 /* Value of tracing_tasks, keyed by the host's tgid (__u32). */
 struct task_info {
 	__u64 trace_id;
-	__u64 pidns_dev; /* 0 with pidns_ino 0: any pid namespace */
+	__u64 pidns_dev; /* checked by Trace (a process never changes pid namespace) */
 	__u64 pidns_ino;
-	__u64 start_ticks; /* the leader's start_boottime in ticks; 0: not checked */
+	__u64 start_ticks; /* /proc/<pid>/stat's starttime as the tracer read it */
+	__s64 boot_offset; /* the tracer's time namespace boottime offset, ns */
+};
+
+/* Why a traced exit has no event: the fate of a trace_refs entry. */
+enum exitsnoop_fate {
+	EXITSNOOP_FATE_TRACED = 0,  /* traced, not exited yet */
+	EXITSNOOP_FATE_DROPPED = 1, /* exited while exited_events was full */
+	EXITSNOOP_FATE_STALE = 2,   /* its exit was missed; another process's exit found the entry */
+	EXITSNOOP_FATE_MISSED = 3,  /* its exit was missed (set by user space, which saw it gone) */
+};
+
+/* Value of trace_refs, keyed by trace ID (__u64): which pid a trace ID follows.
+ * Removed by the kernel once the event is recorded, marked with a fate otherwise. */
+struct trace_ref {
+	__u32 pid;
+	__u32 fate;
 };
 
 /* Value of exited_events, keyed by trace ID (__u64). The seed's layout. */
@@ -28,7 +44,7 @@ struct exit_status {
 	__u32 pid;
 	__s32 exit_code;       /* raw wait status, as waitpid reports it */
 	__u64 start_boottime;  /* ns since boot */
-	__u64 exited_time;     /* bpf_ktime_get_ns() at the exit */
+	__u64 exited_time;     /* bpf_ktime_get_ns() when recorded */
 };
 
 /* Notification in the notify ring buffer, written after the event is stored. */
@@ -43,9 +59,10 @@ struct exitsnoop_stats {
 	__u64 recorded;     /* events written to exited_events */
 	__u64 dropped;      /* events lost: exited_events full */
 	__u64 duplicate;    /* an event for the trace ID existed: kept the old one */
-	__u64 ns_mismatch;  /* exited in another pid namespace than traced: not recorded */
+	__u64 ns_mismatch;  /* unused since format 3: Trace checks the pid namespace */
 	__u64 stale;        /* the pid was reused by another process: not recorded */
 	__u64 notify_lost;  /* recorded, but the notify ring buffer was full */
+	__u64 recovered;    /* recorded by the sched_process_free fallback */
 };
 
 /* Value of the one-entry meta array, pinned with the maps. */

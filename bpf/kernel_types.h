@@ -31,13 +31,10 @@ enum bpf_map_type {
 enum {
 	BPF_ANY = 0,
 	BPF_NOEXIST = 1,
+	BPF_EXIST = 2,
 };
 enum {
 	BPF_F_MMAPABLE = (1U << 10),
-};
-struct bpf_pidns_info {
-	__u32 pid;
-	__u32 tgid;
 };
 
 #pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)

@@ -44,9 +44,9 @@ func TestMillionTracedTasks(t *testing.T) {
 	// Keys past pid_max: synthetic entries, inserted as Trace inserts them.
 	base := uint32(1 << 23)
 	for i := uint32(0); i < n; i++ {
-		require.NoError(t, s.insertTask(base+i, &TaskInfo{TraceID: uint64(i)}, 1))
+		require.NoError(t, s.insertTask(base+i, &taskValue{TaskInfo: TaskInfo{TraceID: uint64(i)}, StartTicks: 1}))
 	}
-	err = s.insertTask(base+n, &TaskInfo{TraceID: n}, 1)
+	err = s.insertTask(base+n, &taskValue{TaskInfo: TaskInfo{TraceID: n}, StartTicks: 1})
 	require.ErrorIs(t, err, ErrFull)
 	require.ErrorIs(t, err, syscall.E2BIG)
 	info, err := s.GetTracingTask(base + n/2)
@@ -92,9 +92,9 @@ func TestFullMaps(t *testing.T) {
 
 func TestDuplicateEventKeepsFirst(t *testing.T) {
 	s := openPrivate(t, Options{})
-	require.NoError(t, s.ExitedEventFromWaitStatus(1, 1, 3<<8))
 	p := startScenario(t, "exit", "4")
 	require.NoError(t, s.Trace(p.pid, &TaskInfo{TraceID: 1}))
+	require.NoError(t, s.ExitedEventFromWaitStatus(1, 1, 3<<8)) // recorded another way first
 	p.finish(t)
 	ev, err := s.GetExitedEvent(1)
 	require.NoError(t, err)

@@ -32,6 +32,22 @@ var (
 	ErrNoProcess error = &errnoError{"no such process", syscall.ESRCH}
 	// ErrInvalidArgument: a nil pointer, pid 0 or a bad option. Matches syscall.EINVAL.
 	ErrInvalidArgument error = &errnoError{"invalid argument", syscall.EINVAL}
+	// ErrNotProcess: the pid names a thread, not a process (thread-group leader).
+	// Matches syscall.EINVAL.
+	ErrNotProcess error = &errnoError{"not a process", syscall.EINVAL}
+	// ErrTraceIDInUse: the trace ID traces another process, or has an event
+	// nobody has deleted yet. Matches syscall.EEXIST.
+	ErrTraceIDInUse error = &errnoError{"trace ID in use", syscall.EEXIST}
+	// ErrNamespaceMismatch: the process is not in TaskInfo.PidnsInfo's pid namespace.
+	ErrNamespaceMismatch = errors.New("process is in another pid namespace")
+	// ErrPidNamespace: Trace was called in a pid namespace other than the host's,
+	// whose pids the kernel records.
+	ErrPidNamespace = errors.New("tracing needs the host's pid namespace")
+	// ErrNotTraced: Wait's trace ID is neither traced nor has an event.
+	ErrNotTraced = errors.New("trace ID is not traced and has no event")
+	// ErrLost: the traced process is gone and its exit was not recorded; the
+	// error is a *LostError naming why.
+	ErrLost = errors.New("exit not recorded")
 	// ErrClosed: the Store was closed.
 	ErrClosed = errors.New("store is closed")
 	// ErrNotInstalled: no tracer is pinned under the bpffs root (run EnsureRunning).
@@ -54,6 +70,43 @@ func (e *NotSupportedError) Error() string {
 
 // Is makes errors.Is(err, ErrNotSupported) true.
 func (e *NotSupportedError) Is(target error) bool { return target == ErrNotSupported }
+
+// fate is why a traced exit has no event (enum exitsnoop_fate).
+type fate uint32
+
+const (
+	fateTraced  fate = 0 // EXITSNOOP_FATE_TRACED: no exit yet
+	fateDropped fate = 1 // EXITSNOOP_FATE_DROPPED
+	fateStale   fate = 2 // EXITSNOOP_FATE_STALE
+	fateMissed  fate = 3 // EXITSNOOP_FATE_MISSED
+)
+
+func (f fate) String() string {
+	switch f {
+	case fateDropped:
+		return "the exited-events map was full (Stats.Dropped)"
+	case fateStale:
+		return "its exit was missed, and a later process with its pid exited (Stats.PidReused)"
+	case fateMissed:
+		return "the tracer's programs did not run for its exit (Stats.Missed)"
+	}
+	return "unknown cause"
+}
+
+// LostError is Wait's error when the process traced under TraceID is gone and
+// no event can come. errors.Is(err, ErrLost) is true.
+type LostError struct {
+	TraceID uint64
+	Pid     uint32
+	Cause   string // why, in words: the map was full, the exit was missed, …
+}
+
+func (e *LostError) Error() string {
+	return fmt.Sprintf("exit of pid %d (trace ID %d) not recorded: %s", e.Pid, e.TraceID, e.Cause)
+}
+
+// Is makes errors.Is(err, ErrLost) true.
+func (e *LostError) Is(target error) bool { return target == ErrLost }
 
 // mapErr turns a map operation's errno into the package's sentinel.
 func mapErr(err error) error {

@@ -27,6 +27,10 @@ type Options struct {
 	// MaxExitedEvents is how many events can wait to be read
 	// (DefaultCapacity when 0). Exits past it are counted in Stats.Dropped.
 	MaxExitedEvents uint32
+
+	// testSkipExit and testSkipFree make the exit program, or its fallback,
+	// ignore one tgid: the tests' way to prove the fallback (private tracers only).
+	testSkipExit, testSkipFree uint32
 }
 
 func (o Options) withDefaults() Options {
@@ -54,6 +58,9 @@ func Open(opts Options) (*Store, error) {
 		fds := map[string]int{}
 		for _, name := range mapNames {
 			fds[name] = t.fd(name)
+		}
+		for i, fd := range t.progFds() {
+			fds[progPins[i]] = fd
 		}
 		s, err := newStore(fds)
 		if err != nil {
@@ -96,6 +103,18 @@ func NewStore(bpffsRoot string) (*Store, error) {
 		}
 		fds[name] = fd
 	}
+	for _, name := range progPins {
+		p := filepath.Join(dir, name)
+		fd, err := bpfsys.ObjGet(p)
+		if err != nil {
+			closeFds(fds)
+			if errors.Is(err, unix.ENOENT) {
+				return nil, fmt.Errorf("opening pinned program %s: %w (run EnsureRunning or `exitsnoop install`)", p, ErrNotInstalled)
+			}
+			return nil, fmt.Errorf("opening pinned program %s: %w", p, err)
+		}
+		fds[name] = fd
+	}
 	s, err := newStore(fds)
 	if err != nil {
 		closeFds(fds)
@@ -111,31 +130,33 @@ func NewStore(bpffsRoot string) (*Store, error) {
 	return s, nil
 }
 
-// newStore makes a Store of the maps' fds, by name (owned by the Store unless it
-// gets an owner).
+// newStore makes a Store of the maps' and programs' fds, by name (owned by the
+// Store unless it gets an owner).
 func newStore(fds map[string]int) (*Store, error) {
 	if err := checkLayout(fds); err != nil {
+		return nil, err
+	}
+	offset, err := boottimeOffset()
+	if err != nil {
 		return nil, err
 	}
 	mem, err := unix.Mmap(fds[mapRefs], 0, pidBuckets, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
 		return nil, fmt.Errorf("mapping pid_refs: %w", err)
 	}
-	lst, err := unix.Mmap(fds[mapListen], 0, 8, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
-	if err != nil {
-		unix.Munmap(mem)
-		return nil, fmt.Errorf("mapping listeners: %w", err)
-	}
 	return &Store{
-		fds:     fds,
-		tasks:   fds[mapTasks],
-		events:  fds[mapEvents],
-		stats:   fds[mapStats],
-		meta:    fds[mapMeta],
-		refsMem: mem,
-		refs:    unsafe.Slice((*uint32)(unsafe.Pointer(&mem[0])), pidBuckets/4),
-		ncpu:    possibleCPUs(),
-		notify:  notifier{listenMem: lst, listeners: (*uint64)(unsafe.Pointer(&lst[0]))},
+		fds:        fds,
+		progs:      []int{fds[progPins[0]], fds[progPins[1]]},
+		tasks:      fds[mapTasks],
+		events:     fds[mapEvents],
+		traces:     fds[mapTrace],
+		stats:      fds[mapStats],
+		meta:       fds[mapMeta],
+		refsMem:    mem,
+		refs:       unsafe.Slice((*uint32)(unsafe.Pointer(&mem[0])), pidBuckets/4),
+		ncpu:       possibleCPUs(),
+		bootOffset: offset,
+		hostPidns:  inInitialPidns(),
 	}, nil
 }
 
@@ -146,9 +167,9 @@ func checkLayout(fds map[string]int) error {
 		mapTasks:  {4, unsafe.Sizeof(taskValue{})},
 		mapEvents: {8, unsafe.Sizeof(ExitStatus{})},
 		mapRefs:   {4, pidBuckets},
-		mapStats:  {4, unsafe.Sizeof(Stats{})},
+		mapStats:  {4, unsafe.Sizeof(kernelStats{})},
 		mapMeta:   {4, unsafe.Sizeof(meta{})},
-		mapListen: {4, 8},
+		mapTrace:  {8, unsafe.Sizeof(traceRef{})},
 	}
 	for name, kv := range want {
 		info, err := bpfsys.GetMapInfo(fds[name])

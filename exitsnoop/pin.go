@@ -172,24 +172,38 @@ func upgrade(dir string, opts Options) error {
 	return pinLink(dir, t)
 }
 
-// pinLink pins t's link in place of any other (rename is atomic in bpffs) and
-// records this build in meta.
+// pinLink pins t's programs and links in place of any others (rename is atomic in
+// bpffs) and records this build in meta.
 func pinLink(dir string, t *tracer) error {
 	m := currentMeta()
 	var key uint32
 	if err := bpfsys.Update(t.fd(mapMeta), unsafe.Pointer(&key), unsafe.Pointer(&m), bpfsys.Any); err != nil {
 		return fmt.Errorf("writing meta: %w", err)
 	}
-	// The last copy first: the first link's pin is the sign that the tracer runs.
-	for i := len(t.links) - 1; i >= 0; i-- {
-		tmp := filepath.Join(dir, linkPins[i]+"_new")
-		os.Remove(tmp)
-		if err := t.links[i].Pin(tmp); err != nil {
-			return fmt.Errorf("pinning link: %w", plainErrno(err))
+	pins := make([]func(string) error, 0, 2*len(progNames))
+	names := make([]string, 0, cap(pins))
+	for i, name := range progNames {
+		prog, err := t.mod.GetProgram(name)
+		if err != nil {
+			return fmt.Errorf("program %s: %w", name, plainErrno(err))
 		}
-		if err := os.Rename(tmp, filepath.Join(dir, linkPins[i])); err != nil {
+		pins = append(pins, prog.Pin)
+		names = append(names, progPins[i])
+	}
+	// The first link last: its pin is the sign that the tracer runs.
+	for i := len(t.links) - 1; i >= 0; i-- {
+		pins = append(pins, t.links[i].Pin)
+		names = append(names, linkPins[i])
+	}
+	for i, pin := range pins {
+		tmp := filepath.Join(dir, names[i]+"_new")
+		os.Remove(tmp)
+		if err := pin(tmp); err != nil {
+			return fmt.Errorf("pinning %s: %w", names[i], plainErrno(err))
+		}
+		if err := os.Rename(tmp, filepath.Join(dir, names[i])); err != nil {
 			os.Remove(tmp)
-			return fmt.Errorf("replacing link pin: %w", err)
+			return fmt.Errorf("replacing pin %s: %w", names[i], err)
 		}
 	}
 	return nil

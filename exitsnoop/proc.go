@@ -14,7 +14,6 @@ import (
 // whether it has finished exiting.
 type procState struct {
 	state      byte   // field 3 of /proc/<pid>/stat: 'R', 'S', 'Z', …
-	flags      uint64 // field 9: the leader's task flags
 	threads    uint64 // field 20: num_threads
 	startTicks uint64 // field 22: starttime, in clock ticks since boot
 }
@@ -23,15 +22,6 @@ type procState struct {
 // (or dead) and no other thread is left.
 func (p procState) gone() bool {
 	return (p.state == 'Z' || p.state == 'X') && p.threads <= 1
-}
-
-// pfExiting is PF_EXITING (include/linux/sched.h): set when do_exit begins.
-const pfExiting = 0x4
-
-// exiting reports whether the process's only thread is inside do_exit, where the
-// kernel may already have passed the tracepoint.
-func (p procState) exiting() bool {
-	return p.flags&pfExiting != 0 && p.threads <= 1
 }
 
 // statFile is an open /proc/<pid>/stat. Its reads follow the process it was
@@ -91,8 +81,6 @@ func parseProcStat(b []byte) (procState, error) {
 		switch field {
 		case 3:
 			p.state = tok[0]
-		case 9:
-			p.flags = atou(tok)
 		case 20:
 			p.threads = atou(tok)
 		case 22:

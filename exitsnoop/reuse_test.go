@@ -52,13 +52,13 @@ func TestPidReuse(t *testing.T) {
 	err = s.TracePidfd(pidfd, &TaskInfo{TraceID: 1})
 	require.ErrorIs(t, err, ErrNoProcess)
 	require.ErrorIs(t, err, syscall.ESRCH)
-	require.ErrorIs(t, s.trace(a.pid, &TaskInfo{TraceID: 2}, aFile), ErrNoProcess, "a's stat file, not b's")
+	require.ErrorIs(t, s.trace(a.pid, pidfd, &TaskInfo{TraceID: 2}), ErrNoProcess, "a's pidfd, not b's pid")
 	_, err = s.GetTracingTask(a.pid)
 	require.ErrorIs(t, err, ErrKeyNotExist, "nothing left traced")
 
 	// An entry made for the dead process, as if Trace raced its exit: the kernel
 	// sees the start times differ when the new process exits.
-	require.NoError(t, s.insertTask(a.pid, &TaskInfo{TraceID: 3}, aStat.startTicks))
+	require.NoError(t, s.insertTask(a.pid, &taskValue{TaskInfo: TaskInfo{TraceID: 3}, StartTicks: aStat.startTicks}))
 	require.NoError(t, b.cmd.Process.Kill())
 	b.wait(t)
 	for _, id := range []uint64{1, 2, 3} {

@@ -18,7 +18,8 @@ type Stats struct {
 	Dropped uint64 `json:"dropped"`
 	// Duplicate counts exits not recorded because their trace ID had an event.
 	Duplicate uint64 `json:"duplicate"`
-	// NamespaceMismatch counts exits in another pid namespace than traced.
+	// NamespaceMismatch is kept for the seed's callers: it stays 0, since Trace
+	// refuses a process outside TaskInfo.PidnsInfo (ErrNamespaceMismatch).
 	NamespaceMismatch uint64 `json:"namespace_mismatch"`
 	// PidReused counts exits of a process that reused a traced pid (not recorded).
 	PidReused uint64 `json:"pid_reused"`
@@ -26,6 +27,18 @@ type Stats struct {
 	// buffer, as happens while no Store waits or subscribes (a Wait then finds
 	// them by looking at the map).
 	NotifyLost uint64 `json:"notify_lost"`
+	// Recovered counts the Recorded exits that the exit program did not see and
+	// its fallback on sched_process_free recorded when the process was reaped.
+	Recovered uint64 `json:"recovered"`
+	// Missed counts runs of the tracer's programs that the kernel skipped (their
+	// recursion_misses, 5.12+; since they were loaded): an exit is lost only when
+	// both the exit program and its fallback were skipped for it.
+	Missed uint64 `json:"missed"`
+}
+
+// kernelStats mirrors struct exitsnoop_stats, one CPU's counters.
+type kernelStats struct {
+	Exits, Recorded, Dropped, Duplicate, NamespaceMismatch, PidReused, NotifyLost, Recovered uint64
 }
 
 // Stats reads the counters.
@@ -34,12 +47,19 @@ func (s *Store) Stats() (Stats, error) {
 		return Stats{}, err
 	}
 	defer s.mu.RUnlock()
-	perCPU := make([]Stats, s.ncpu) // struct exitsnoop_stats is 8-byte aligned: no padding
+	perCPU := make([]kernelStats, s.ncpu) // 8-byte aligned: no padding between CPUs
 	var key uint32
 	if err := bpfsys.Lookup(s.stats, unsafe.Pointer(&key), unsafe.Pointer(&perCPU[0])); err != nil {
 		return Stats{}, fmt.Errorf("reading stats: %w", err)
 	}
 	var sum Stats
+	for _, fd := range s.progs {
+		n, err := bpfsys.ProgRecursionMisses(fd)
+		if err != nil {
+			return Stats{}, fmt.Errorf("reading program info: %w", err)
+		}
+		sum.Missed += n
+	}
 	for _, c := range perCPU {
 		sum.Exits += c.Exits
 		sum.Recorded += c.Recorded
@@ -48,6 +68,7 @@ func (s *Store) Stats() (Stats, error) {
 		sum.NamespaceMismatch += c.NamespaceMismatch
 		sum.PidReused += c.PidReused
 		sum.NotifyLost += c.NotifyLost
+		sum.Recovered += c.Recovered
 	}
 	return sum, nil
 }

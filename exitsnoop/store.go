@@ -6,7 +6,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -25,12 +24,15 @@ type Store struct {
 	mu     sync.RWMutex // held for reading by operations, for writing by Close
 	closed bool
 
-	fds                        map[string]int // every map's fd, by name
-	tasks, events, stats, meta int            // the hot ones, from fds
-	refsMem                    []byte
-	refs                       []uint32 // pid_refs' byte counters, 4 a word, shared with the kernel
-	ncpu                       int
-	notify                     notifier // Wait's ring buffer reader
+	fds                                map[string]int // every map's and program's fd, by pin name
+	progs                              []int          // the programs, from fds, for their stats
+	tasks, events, traces, stats, meta int            // the hot maps, from fds
+	refsMem                            []byte
+	refs                               []uint32 // pid_refs' byte counters, 4 a word, shared with the kernel
+	ncpu                               int
+	bootOffset                         int64    // this time namespace's boottime offset, ns
+	hostPidns                          bool     // this process sees the host's pids
+	notify                             notifier // Wait's ring buffer reader
 
 	owner *tracer // the private tracer, nil for pinned ones
 }
@@ -66,100 +68,6 @@ func (s *Store) refDec(pid uint32) {
 	atomic.AddUint32(&s.refs[pid%pidBuckets/4], ^uint32(1<<(pid%4*8)-1))
 }
 
-// Trace starts tracing pid: when its last thread exits, the kernel records an
-// ExitStatus under taskInfo.TraceID.
-//
-// Trace records the process's start time and the kernel checks it at the exit, so
-// a later reuse of pid by another process never produces an event. Trace fails
-// with ErrNoProcess when pid names no process, or when the process exited before
-// tracing began (then no event can come); with ErrKeyExist when pid is traced
-// already, and ErrFull when the tracing map is full. It cannot tell whether pid
-// was reused before the call: TracePidfd can.
-func (s *Store) Trace(pid uint32, taskInfo *TaskInfo) error {
-	if pid == 0 || taskInfo == nil {
-		return fmt.Errorf("trace pid %d: %w", pid, ErrInvalidArgument)
-	}
-	stat, err := openProcStat(pid)
-	if err != nil {
-		return fmt.Errorf("trace pid %d: %w", pid, err)
-	}
-	defer stat.close()
-	if err := s.trace(pid, taskInfo, stat); err != nil {
-		return fmt.Errorf("trace pid %d: %w", pid, err)
-	}
-	return nil
-}
-
-// trace traces the process whose /proc/<pid>/stat is open as stat: reads of it
-// fail once that process is reaped, whoever has the pid then.
-func (s *Store) trace(pid uint32, info *TaskInfo, stat statFile) error {
-	if err := s.acquire(); err != nil {
-		return err
-	}
-	defer s.mu.RUnlock()
-	before, err := stat.read()
-	if err != nil {
-		return err
-	}
-	if before.gone() {
-		return fmt.Errorf("exited already: %w", ErrNoProcess)
-	}
-	if err := s.insertTask(pid, info, before.startTicks); err != nil {
-		return err
-	}
-	// The process may have exited before the kernel could see the entry: then
-	// take the entry back, unless the kernel consumed it.
-	if stillRunning(stat, before) {
-		return nil
-	}
-	if s.deleteTask(pid) != nil {
-		var ev ExitStatus
-		id := info.TraceID // cgo may only see memory without Go pointers: copy
-		if bpfsys.Lookup(s.events, unsafe.Pointer(&id), unsafe.Pointer(&ev)) == nil {
-			return nil // the kernel consumed the entry and recorded the exit
-		}
-	}
-	return fmt.Errorf("exited while tracing began: %w", ErrNoProcess)
-}
-
-// stillRunning re-reads the process that Trace saw as before. One whose only
-// thread is inside do_exit may be past the tracepoint or not: it waits (up to a
-// second) until that process is gone to know.
-func stillRunning(stat statFile, before procState) bool {
-	for i := 0; ; i++ {
-		now, err := stat.read()
-		if err != nil || now.startTicks != before.startTicks || now.gone() {
-			return false
-		}
-		if !now.exiting() || i == 1000 {
-			return true
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
-// insertTask adds the tracing entry; pid_refs counts it before it becomes visible.
-func (s *Store) insertTask(pid uint32, info *TaskInfo, startTicks uint64) error {
-	v := taskValue{TaskInfo: *info, StartTicks: startTicks}
-	if err := s.refInc(pid); err != nil {
-		return err
-	}
-	if err := bpfsys.Update(s.tasks, unsafe.Pointer(&pid), unsafe.Pointer(&v), bpfsys.NoExist); err != nil {
-		s.refDec(pid)
-		return mapErr(err)
-	}
-	return nil
-}
-
-// deleteTask removes the tracing entry; pid_refs drops it after it is gone.
-func (s *Store) deleteTask(pid uint32) error {
-	if err := bpfsys.Delete(s.tasks, unsafe.Pointer(&pid)); err != nil {
-		return mapErr(err)
-	}
-	s.refDec(pid)
-	return nil
-}
-
 // GetTracingTask returns the TaskInfo pid is traced with, or ErrKeyNotExist.
 func (s *Store) GetTracingTask(pid uint32) (*TaskInfo, error) {
 	if err := s.acquire(); err != nil {
@@ -173,15 +81,21 @@ func (s *Store) GetTracingTask(pid uint32) (*TaskInfo, error) {
 	return &v.TaskInfo, nil
 }
 
-// DeleteTracingTask stops tracing pid, or returns ErrKeyNotExist.
+// DeleteTracingTask stops tracing pid, or returns ErrKeyNotExist. Its trace ID
+// is free for another Trace.
 func (s *Store) DeleteTracingTask(pid uint32) error {
 	if err := s.acquire(); err != nil {
 		return err
 	}
 	defer s.mu.RUnlock()
+	var v taskValue
+	if err := bpfsys.Lookup(s.tasks, unsafe.Pointer(&pid), unsafe.Pointer(&v)); err != nil {
+		return fmt.Errorf("delete tracing task %d: %w", pid, mapErr(err))
+	}
 	if err := s.deleteTask(pid); err != nil {
 		return fmt.Errorf("delete tracing task %d: %w", pid, err)
 	}
+	s.dropRef(v.TraceID, pid)
 	return nil
 }
 
@@ -209,6 +123,7 @@ func (s *Store) ExitedEventFromWaitStatus(traceEventID uint64, pid uint32, statu
 	if bpfsys.Lookup(s.tasks, unsafe.Pointer(&pid), unsafe.Pointer(&v)) == nil && v.TraceID == traceEventID {
 		_ = s.deleteTask(pid) // gone already if the kernel got there first
 	}
+	s.dropRef(traceEventID, pid)
 	return nil
 }
 
@@ -247,11 +162,16 @@ func (s *Store) LookupExitedEvent(traceEventID uint64, ev *ExitStatus) error {
 }
 
 // DeleteExitedEvent removes the event of traceEventID, or returns ErrKeyNotExist.
+// It also forgets why an exit of traceEventID was not recorded (see LostError),
+// so that Wait then returns ErrNotTraced.
 func (s *Store) DeleteExitedEvent(traceEventID uint64) error {
 	if err := s.acquire(); err != nil {
 		return err
 	}
 	defer s.mu.RUnlock()
+	if ref, err := s.lookupRef(traceEventID); err == nil && ref.Fate != fateTraced {
+		s.dropRef(traceEventID, ref.Pid)
+	}
 	if err := bpfsys.Delete(s.events, unsafe.Pointer(&traceEventID)); err != nil {
 		return fmt.Errorf("delete event %d: %w", traceEventID, mapErr(err))
 	}
@@ -268,7 +188,8 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
-	errs := []error{s.notify.stop()}
+	s.notify.stop()
+	var errs []error
 	if s.refsMem != nil {
 		if err := unix.Munmap(s.refsMem); err != nil {
 			errs = append(errs, fmt.Errorf("unmapping pid_refs: %w", err))

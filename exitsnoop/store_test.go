@@ -1,6 +1,7 @@
 package exitsnoop
 
 import (
+	"context"
 	"errors"
 	"os"
 	"syscall"
@@ -76,15 +77,18 @@ func TestPidNamespace(t *testing.T) {
 	require.NoError(t, err, "the right namespace records")
 	assert.Equal(t, int32(4<<8), ev.ExitCode)
 
+	// A wrong pid namespace is refused at once: no trace whose exit cannot count.
 	p = startScenario(t, "exit", "4")
 	wrong := PidnsInfo{Dev: ns.Dev, Ino: ns.Ino + 1}
-	require.NoError(t, s.Trace(p.pid, &TaskInfo{TraceID: 5, PidnsInfo: wrong}))
+	require.ErrorIs(t, s.Trace(p.pid, &TaskInfo{TraceID: 5, PidnsInfo: wrong}), ErrNamespaceMismatch)
+	_, err = s.GetTracingTask(p.pid)
+	require.ErrorIs(t, err, ErrKeyNotExist)
+	_, err = s.Wait(context.Background(), 5)
+	require.ErrorIs(t, err, ErrNotTraced, "nothing to wait for")
 	p.finish(t)
-	_, err = s.GetExitedEvent(5)
-	require.ErrorIs(t, err, ErrKeyNotExist, "a wrong pid namespace records nothing")
 	st, err := s.Stats()
 	require.NoError(t, err)
-	assert.Equal(t, uint64(1), st.NamespaceMismatch)
+	assert.Zero(t, st.NamespaceMismatch)
 	assert.Equal(t, uint64(1), st.Recorded)
 }
 
@@ -227,7 +231,7 @@ func TestLookupIntoStructWithPointers(t *testing.T) {
 		next *int
 		ev   ExitStatus
 		info TaskInfo
-	}{name: "x", next: new(int), info: TaskInfo{TraceID: 1}}
+	}{name: "x", next: new(int), info: TaskInfo{TraceID: 2}}
 	heldOnHeap = holder
 	require.NoError(t, s.LookupExitedEvent(1, &holder.ev))
 	assert.Equal(t, int32(3<<8), holder.ev.ExitCode)

@@ -16,7 +16,7 @@ import (
 
 // Layout constants of bpf/exitsnoop.h.
 const (
-	formatVersion = 2       // EXITSNOOP_FORMAT_VERSION
+	formatVersion = 3       // EXITSNOOP_FORMAT_VERSION
 	pidBuckets    = 1 << 16 // EXITSNOOP_PID_BUCKETS
 )
 
@@ -33,16 +33,18 @@ const (
 	mapStats  = "stats"
 	mapMeta   = "meta"
 	mapNotify = "notify"
-	mapListen = "listeners"
+	mapTrace  = "trace_refs"
 )
 
-// progNames are the program's copies, attached in this order; linkPins their pins.
+// progNames are the programs, attached in this order: the exit program and its
+// fallback on sched_process_free. linkPins and progPins are their pins.
 var (
-	progNames = []string{"handle_exit", "handle_exit_2", "handle_exit_3"}
-	linkPins  = []string{linkPin, "link_2", "link_3"}
+	progNames = []string{"handle_exit", "handle_free"}
+	linkPins  = []string{linkPin, "link_free"}
+	progPins  = []string{"prog_exit", "prog_free"}
 )
 
-var mapNames = []string{mapTasks, mapEvents, mapRefs, mapStats, mapMeta, mapNotify, mapListen}
+var mapNames = []string{mapTasks, mapEvents, mapRefs, mapStats, mapMeta, mapNotify, mapTrace}
 
 // meta mirrors struct exitsnoop_meta.
 type meta struct {
@@ -115,7 +117,20 @@ func loadTracer(opts Options, reuse map[string]int) (_ *tracer, retErr error) {
 			t.close()
 		}
 	}()
-	for name, n := range map[string]uint32{mapTasks: opts.MaxTracingTasks, mapEvents: opts.MaxExitedEvents} {
+	for name, v := range map[string]uint32{"test_skip_exit_tgid": opts.testSkipExit, "test_skip_free_tgid": opts.testSkipFree} {
+		if v == 0 {
+			continue
+		}
+		if err := mod.InitGlobalVariable(name, v); err != nil {
+			return nil, fmt.Errorf("setting %s: %w", name, plainErrno(err))
+		}
+	}
+	sizes := map[string]uint32{
+		mapTasks:  opts.MaxTracingTasks,
+		mapEvents: opts.MaxExitedEvents,
+		mapTrace:  uint32(min(uint64(opts.MaxTracingTasks)+uint64(opts.MaxExitedEvents), 1<<31)), // traces and fates
+	}
+	for name, n := range sizes {
 		m, err := mod.GetMap(name)
 		if err != nil {
 			return nil, fmt.Errorf("map %s: %w", name, plainErrno(err))
@@ -148,6 +163,18 @@ func loadTracer(opts Options, reuse map[string]int) (_ *tracer, retErr error) {
 		t.links = append(t.links, link)
 	}
 	return t, nil
+}
+
+// progFds returns the programs' file descriptors, in progNames' order.
+func (t *tracer) progFds() []int {
+	fds := make([]int, len(progNames))
+	for i, name := range progNames {
+		fds[i] = -1
+		if p, err := t.mod.GetProgram(name); err == nil {
+			fds[i] = p.FileDescriptor()
+		}
+	}
+	return fds
 }
 
 // fd returns the file descriptor of a map of the tracer.

@@ -11,8 +11,9 @@ type PidnsInfo struct {
 type TaskInfo struct {
 	// TraceID is allocated by userspace to identity the pid of task.
 	TraceID uint64
-	// PidnsInfo is used to check the pid namespace: an exit in another pid
-	// namespace is not recorded (it is counted in Stats.NamespaceMismatch).
+	// PidnsInfo, when set, is the pid namespace the process must be in
+	// (PidnsOf): Trace checks it and fails with ErrNamespaceMismatch otherwise.
+	// A process never changes pid namespace, so its exit needs no check.
 	PidnsInfo PidnsInfo
 }
 
@@ -36,4 +37,11 @@ type ExitStatus struct {
 type taskValue struct {
 	TaskInfo
 	StartTicks uint64 // start time in clock ticks, as /proc/<pid>/stat has it
+	BootOffset int64  // the time namespace offset included in StartTicks, ns
+}
+
+// traceRef is the kernel record of a trace ID (struct trace_ref).
+type traceRef struct {
+	Pid  uint32
+	Fate fate
 }

@@ -9,14 +9,22 @@ import (
 	"time"
 	"unsafe"
 
-	"golang.org/x/sys/unix"
-
+	"exitsnoop.dev/internal/bpfsys"
 	"exitsnoop.dev/internal/ringbuf"
 )
 
 // waitRecheck bounds how long a lost notification can delay Wait: a waiter looks
-// at the map itself this often.
-const waitRecheck = 250 * time.Millisecond
+// at the map itself this often (a variable for the tests that prove notifications
+// alone wake waiters).
+var waitRecheck = 250 * time.Millisecond
+
+// goneGrace is how long Wait keeps waiting after it saw the traced process reaped
+// without an event: the fallback program runs from an RCU callback after the
+// release. goneRecheck is how often it looks meanwhile.
+const (
+	goneGrace   = 500 * time.Millisecond
+	goneRecheck = 100 * time.Millisecond
+)
 
 // notifySize is the notify ring buffer's size in bpf/exitsnoop.bpf.c.
 const notifySize = 256 * 1024
@@ -31,10 +39,6 @@ type Event struct {
 // Wait or Subscribe, and hands each exit to its waiters and subscribers without
 // ever blocking on them.
 type notifier struct {
-	listenMem []byte  // the listeners map, mapped
-	listeners *uint64 // Stores with someone listening, shared with the kernel
-	active    int     // this Store's waiters and subscribers, under mu
-
 	once    sync.Once
 	started atomic.Bool
 	err     error
@@ -76,7 +80,6 @@ func (n *notifier) run() {
 			n.mu.Lock()
 			for sub := range n.subs {
 				sub.end()
-				n.listen(-1)
 			}
 			n.subs = nil
 			n.mu.Unlock()
@@ -107,25 +110,10 @@ func (n *notifier) local(ev Event) {
 	}
 }
 
-// listen counts a waiter or subscriber in or out (delta ±1), and this Store in or
-// out of the kernel's listeners when it is the first or the last. Call with mu held.
-func (n *notifier) listen(delta int) {
-	n.active += delta
-	if n.listeners == nil {
-		return // unmapped: the Store is closed
-	}
-	if n.active == 1 && delta > 0 {
-		atomic.AddUint64(n.listeners, 1)
-	} else if n.active == 0 && delta < 0 {
-		atomic.AddUint64(n.listeners, ^uint64(0))
-	}
-}
-
 func (n *notifier) register(id uint64) chan *ExitStatus {
 	ch := make(chan *ExitStatus, 1)
 	n.mu.Lock()
 	n.waiters[id] = append(n.waiters[id], ch)
-	n.listen(1)
 	n.mu.Unlock()
 	return ch
 }
@@ -133,7 +121,6 @@ func (n *notifier) register(id uint64) chan *ExitStatus {
 func (n *notifier) unregister(id uint64, ch chan *ExitStatus) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.listen(-1)
 	list := n.waiters[id]
 	for i, c := range list {
 		if c == ch {
@@ -148,24 +135,14 @@ func (n *notifier) unregister(id uint64, ch chan *ExitStatus) {
 	}
 }
 
-// stop ends the reader goroutine, if it runs, waits for it, and unmaps the
-// listeners count; waiters still registered leave as they see done.
-func (n *notifier) stop() error {
+// stop ends the reader goroutine, if it runs, and waits for it; waiters still
+// registered leave as they see done.
+func (n *notifier) stop() {
 	n.once.Do(func() {}) // no reader may start after this
 	if n.reader != nil {
 		n.reader.Close()
 		<-n.done
 	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.active > 0 {
-		atomic.AddUint64(n.listeners, ^uint64(0))
-	}
-	n.listeners = nil // waiters still leaving count only here
-	if err := unix.Munmap(n.listenMem); err != nil {
-		return fmt.Errorf("unmapping listeners: %w", err)
-	}
-	return nil
 }
 
 // startNotifier starts the Store's notification reader.
@@ -179,21 +156,27 @@ func (s *Store) startNotifier() error {
 
 // Wait returns the exit of traceID as soon as the kernel records it: at once if it
 // is recorded already, else when the kernel's notification arrives (no polling).
-// A lost notification delays it by at most a quarter second, never forever. It
-// returns ctx.Err() when ctx is done first, ErrClosed when the Store is closed.
-// Wait does not delete the event. Many goroutines may wait at once, on the same
-// or different IDs.
+// A lost notification delays it by at most a quarter second, never forever.
+//
+// Wait always ends. When no event can come it returns an error: ErrNotTraced
+// when traceID is neither traced nor recorded, a *LostError (errors.Is ErrLost)
+// naming the cause when the traced process is gone and its exit was not
+// recorded — within a second of the process being reaped. It returns ctx.Err()
+// when ctx is done first, ErrClosed when the Store is closed. Wait does not
+// delete the event. Many goroutines may wait at once, on the same or different
+// IDs.
 //
 // Every Store of a pinned tracer, in every process, hears every notification;
 // when several read at once, all but the first may hear it up to 100 ms late.
-// Needs kernel 5.8+ (BPF ring buffer).
 func (s *Store) Wait(ctx context.Context, traceID uint64) (*ExitStatus, error) {
 	if err := s.startNotifier(); err != nil {
 		return nil, err
 	}
 	ch := s.notify.register(traceID)
 	defer s.notify.unregister(traceID, ch)
-	var recheck *time.Ticker
+	recheck := time.NewTimer(waitRecheck)
+	defer recheck.Stop()
+	var goneSince time.Time
 	for {
 		ev := new(ExitStatus)
 		err := s.LookupExitedEvent(traceID, ev)
@@ -203,9 +186,13 @@ func (s *Store) Wait(ctx context.Context, traceID uint64) (*ExitStatus, error) {
 		if !errors.Is(err, ErrKeyNotExist) {
 			return nil, err
 		}
-		if recheck == nil {
-			recheck = time.NewTicker(waitRecheck)
-			defer recheck.Stop()
+		if ev, err := s.noEventYet(traceID, &goneSince); ev != nil || err != nil {
+			return ev, err
+		}
+		if goneSince.IsZero() {
+			recheck.Reset(waitRecheck)
+		} else {
+			recheck.Reset(goneRecheck)
 		}
 		select {
 		case ev := <-ch:
@@ -219,6 +206,68 @@ func (s *Store) Wait(ctx context.Context, traceID uint64) (*ExitStatus, error) {
 	}
 }
 
+// noEventYet decides, for a trace ID without an event, whether one can still
+// come. It returns the event if it appeared meanwhile, an error if none can
+// come, and nil, nil to go on waiting. goneSince is when Wait first saw the
+// traced process reaped.
+func (s *Store) noEventYet(id uint64, goneSince *time.Time) (*ExitStatus, error) {
+	if err := s.acquire(); err != nil {
+		return nil, err
+	}
+	defer s.mu.RUnlock()
+	ref, err := s.lookupRef(id)
+	if err != nil {
+		if err != ErrKeyNotExist {
+			return nil, fmt.Errorf("wait for trace ID %d: %w", id, err)
+		}
+		// The kernel removes the reference after it stores the event: look again.
+		var ev ExitStatus
+		if bpfsys.Lookup(s.events, unsafe.Pointer(&id), unsafe.Pointer(&ev)) == nil {
+			return &ev, nil
+		}
+		return nil, fmt.Errorf("wait for trace ID %d: %w", id, ErrNotTraced)
+	}
+	if ref.Fate != fateTraced {
+		return nil, &LostError{TraceID: id, Pid: ref.Pid, Cause: ref.Fate.String()}
+	}
+	if s.tracedAlive(id, ref.Pid) {
+		*goneSince = time.Time{}
+		return nil, nil
+	}
+	if goneSince.IsZero() {
+		*goneSince = time.Now()
+		return nil, nil
+	}
+	if time.Since(*goneSince) < goneGrace {
+		return nil, nil
+	}
+	var ev ExitStatus
+	if bpfsys.Lookup(s.events, unsafe.Pointer(&id), unsafe.Pointer(&ev)) == nil {
+		return &ev, nil
+	}
+	s.markMissed(id, ref.Pid)
+	return nil, &LostError{TraceID: id, Pid: ref.Pid, Cause: fateMissed.String()}
+}
+
+// tracedAlive reports whether pid's tracing entry is id's and its process is
+// not reaped yet (a zombie is alive: the fallback records it when reaped).
+func (s *Store) tracedAlive(id uint64, pid uint32) bool {
+	var v taskValue
+	if bpfsys.Lookup(s.tasks, unsafe.Pointer(&pid), unsafe.Pointer(&v)) != nil || v.TraceID != id {
+		return false // the kernel took the entry: the reference changes next
+	}
+	stat, err := openProcStat(pid)
+	if err != nil {
+		return !errors.Is(err, ErrNoProcess)
+	}
+	defer stat.close()
+	st, err := stat.read()
+	if err != nil {
+		return !errors.Is(err, ErrNoProcess)
+	}
+	return sameStart(st.startTicks, s.bootOffset, v.StartTicks, v.BootOffset)
+}
+
 // Subscription is a stream of every exit the tracer records after Subscribe.
 // A subscriber that falls behind loses events rather than stalling the others:
 // Lost counts them, and ListExitedEvents recovers them from the map.
@@ -226,9 +275,10 @@ type Subscription struct {
 	// C delivers the events; it is closed by Close and when the Store closes.
 	C     <-chan Event
 	c     chan Event
-	lost  atomic.Uint64
-	n     *notifier
-	ended bool // under n.mu
+	lost     atomic.Uint64
+	lostBase uint64 // the ring buffer reader's losses before Subscribe
+	n        *notifier
+	ended    bool // under n.mu
 }
 
 // Subscribe starts a stream of exits with room for buffer events.
@@ -244,7 +294,7 @@ func (s *Store) Subscribe(buffer int) (*Subscription, error) {
 		return nil, ErrClosed
 	}
 	s.notify.subs[sub] = struct{}{}
-	s.notify.listen(1)
+	sub.lostBase = s.notify.reader.Lost()
 	return sub, nil
 }
 
@@ -263,16 +313,16 @@ func (sub *Subscription) end() {
 	}
 }
 
-// Lost is the number of events dropped because C was full.
-func (sub *Subscription) Lost() uint64 { return sub.lost.Load() }
+// Lost is the number of events this subscription missed: dropped because C was
+// full, or overwritten in the kernel's ring buffer before they were read.
+func (sub *Subscription) Lost() uint64 {
+	return sub.lost.Load() + sub.n.reader.Lost() - sub.lostBase
+}
 
 // Close ends the stream and closes C.
 func (sub *Subscription) Close() {
 	sub.n.mu.Lock()
 	defer sub.n.mu.Unlock()
-	if _, ok := sub.n.subs[sub]; ok {
-		delete(sub.n.subs, sub)
-		sub.n.listen(-1)
-	}
+	delete(sub.n.subs, sub)
 	sub.end()
 }

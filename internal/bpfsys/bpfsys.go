@@ -125,3 +125,15 @@ func GetMapInfo(fd int) (MapInfo, error) {
 		Name:       C.GoString(&info.name[0]),
 	}, nil
 }
+
+// ProgRecursionMisses reports how many runs of the program behind fd the kernel
+// skipped because it was running already on that CPU (0 before 5.12, which does
+// not report them).
+func ProgRecursionMisses(fd int) (uint64, error) {
+	var info C.struct_bpf_prog_info
+	size := C.__u32(unsafe.Sizeof(info))
+	if err := errno(C.bpf_prog_get_info_by_fd(C.int(fd), &info, &size)); err != nil {
+		return 0, err
+	}
+	return uint64(info.recursion_misses), nil
+}
