@@ -82,6 +82,8 @@ func helperRun(action string, args []string) error {
 			}
 		}
 		return nil
+	case "trace-exit": // -: see runTraceExit
+		return traceExit()
 	case "supervise": // ROOT ID N: start N children reading fd 3, trace them, print "traced", wait
 		return supervise(root, args[1], args[2])
 	}

@@ -40,10 +40,18 @@ func (s *Store) Trace(pid uint32, taskInfo *TaskInfo) error {
 		return fmt.Errorf("trace pid %d: %w", pid, ErrNoProcess)
 	}
 	pidfd, err := unix.PidfdOpen(int(pid), 0)
-	if err != nil {
+	switch {
+	case err == unix.ENOSYS || err == unix.EPERM:
+		// Filtered (seccomp, valgrind): the stat file follows the process instead.
+		if err := checkLeader(pid); err != nil {
+			return fmt.Errorf("trace pid %d: %w", pid, err)
+		}
+		pidfd = -1
+	case err != nil:
 		return fmt.Errorf("trace pid %d: %w", pid, pidfdErr(err))
+	default:
+		defer unix.Close(pidfd)
 	}
-	defer unix.Close(pidfd)
 	if err := s.trace(pid, pidfd, taskInfo); err != nil {
 		return fmt.Errorf("trace pid %d: %w", pid, err)
 	}
@@ -77,15 +85,37 @@ func pidfdErr(err error) error {
 	switch err {
 	case unix.ESRCH:
 		return ErrNoProcess
-	case unix.EINVAL:
+	case unix.EINVAL, unix.ENOENT: // ENOENT since 6.9
 		return fmt.Errorf("a thread, not a process (trace its thread-group leader): %w", ErrNotProcess)
 	}
 	return fmt.Errorf("pidfd_open: %w", err)
 }
 
-// alive reports whether the process of pidfd is not reaped yet: signal 0
-// reaches a zombie, and EPERM still proves the process is there.
-func alive(pidfd int) (bool, error) {
+// checkLeader is pidfd_open's check that pid is a process, from /proc/<pid>/status.
+func checkLeader(pid uint32) error {
+	b, err := os.ReadFile("/proc/" + strconv.FormatUint(uint64(pid), 10) + "/status")
+	if err != nil {
+		return ErrNoProcess
+	}
+	_, rest, _ := strings.Cut(string(b), "\nTgid:")
+	tgid, _, _ := strings.Cut(strings.TrimSpace(rest), "\n")
+	if tgid != strconv.FormatUint(uint64(pid), 10) {
+		return fmt.Errorf("a thread of process %s, not a process: %w", tgid, ErrNotProcess)
+	}
+	return nil
+}
+
+// alive reports whether the process is not reaped yet: signal 0 through its
+// pidfd reaches a zombie, and EPERM still proves the process is there. Without
+// a pidfd (-1), a read of its open stat file fails once it is reaped.
+func alive(pidfd int, stat statFile) (bool, error) {
+	if pidfd < 0 {
+		_, err := stat.read()
+		if errors.Is(err, ErrNoProcess) {
+			return false, nil
+		}
+		return err == nil, err
+	}
 	switch err := unix.PidfdSendSignal(pidfd, 0, nil, 0); err {
 	case nil, unix.EPERM:
 		return true, nil
@@ -96,7 +126,8 @@ func alive(pidfd int) (bool, error) {
 	}
 }
 
-// trace is the Trace protocol, for the process pid that pidfd refers to:
+// trace is the Trace protocol, for the process pid that pidfd refers to (-1:
+// none, then the open stat file stands for it):
 //
 //  1. read its start time from /proc/<pid>/stat, and check with the pidfd that
 //     the process is still alive, so the file read is of this very process;
@@ -119,7 +150,7 @@ func (s *Store) trace(pid uint32, pidfd int, info *TaskInfo) error {
 		return err
 	}
 	defer stat.close()
-	if ok, err := alive(pidfd); err != nil || !ok {
+	if ok, err := alive(pidfd, stat); err != nil || !ok {
 		return errors.Join(err, fmt.Errorf("exited already: %w", ErrNoProcess))
 	}
 	st, err := stat.read()
@@ -147,7 +178,7 @@ func (s *Store) trace(pid uint32, pidfd int, info *TaskInfo) error {
 		s.dropRef(info.TraceID, pid)
 		return err
 	}
-	ok, err := alive(pidfd)
+	ok, err := alive(pidfd, stat)
 	if ok {
 		return nil
 	}

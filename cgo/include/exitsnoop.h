@@ -45,6 +45,11 @@
  *     -E2BIG       the map is full (capacity: struct exitsnoop_open_opts)
  *     -ESRCH       the pid names no process, or no longer the one meant
  *     -ETIMEDOUT   exitsnoop_store_wait: the timeout passed first
+ *     -ENODATA     exitsnoop_store_wait: the traced process is gone and its
+ *                  exit was not recorded (map full, or missed by the kernel:
+ *                  see struct exitsnoop_stats); no event will come
+ *     -EXDEV       exitsnoop_store_trace: the process is not in info->pidns,
+ *                  or the caller is not in the host's pid namespace
  *     -ENOPKG      no tracer is pinned under the bpffs root (install it with
  *                  exitsnoop_ensure_running or `exitsnoop install`)
  *     -EPROTO      the pins under the root are of an incompatible format
@@ -122,9 +127,9 @@ struct exitsnoop_task_info {
 	/* Yours: the key the exit is recorded under. */
 	uint64_t trace_id;
 	/*
-	 * The pid namespace the process must exit in to be recorded; all zero
-	 * (the usual) matches any. An exit in another namespace is not
-	 * recorded but counted in stats.namespace_mismatch.
+	 * The pid namespace the process must be in; all zero (the usual)
+	 * matches any. exitsnoop_store_trace checks it (-EXDEV otherwise): a
+	 * process never changes pid namespace.
 	 */
 	struct exitsnoop_pidns_info pidns;
 };
@@ -155,9 +160,12 @@ struct exitsnoop_stats {
 	uint64_t recorded;           /* events written */
 	uint64_t dropped;            /* exits lost: the event map was full */
 	uint64_t duplicate;          /* not recorded: an event for the ID existed */
-	uint64_t namespace_mismatch; /* not recorded: exited in another pid namespace */
+	uint64_t namespace_mismatch; /* 0: trace checks the pid namespace (kept for ABI) */
 	uint64_t pid_reused;         /* not recorded: a reuse of a traced pid */
 	uint64_t notify_lost;        /* recorded, but the wake-up of waiters was lost */
+	uint64_t recovered;          /* recorded by the fallback when the process was reaped */
+	uint64_t missed;             /* program runs the kernel skipped (5.12+): an exit is
+					lost only when both programs skipped it */
 };
 
 /*
@@ -254,13 +262,15 @@ EXITSNOOP_API int exitsnoop_store_attach_private(exitsnoop_store **store);
 
 /*
  * Starts tracing pid: when its last thread exits, the kernel records its
- * status under info->trace_id. The kernel checks the process's start time, so
- * a later reuse of the pid never produces an event; but a pid reused before
- * the call cannot be told apart (use exitsnoop_store_trace_pidfd).
- * info: yours, read during the call.
+ * status under info->trace_id. On success an event will come, or
+ * exitsnoop_store_wait will say why not (-ENODATA). The kernel checks the
+ * process's start time, so a later reuse of the pid never produces an event;
+ * but a pid reused before the call cannot be told apart (use
+ * exitsnoop_store_trace_pidfd). info: yours, read during the call.
  * -ESRCH: no such process, or it exited before tracing began (no event will
- * come); -EEXIST: pid is traced already; -E2BIG: the tracing map is full;
- * -EINVAL: pid 0 or info NULL.
+ * come); -EEXIST: pid is traced already, or trace_id is traced or has an
+ * unread event; -E2BIG: a map is full; -EINVAL: pid 0, info NULL, or pid is a
+ * thread, not a process; -EXDEV: see the errors above.
  */
 EXITSNOOP_API int exitsnoop_store_trace(exitsnoop_store *store, uint32_t pid,
 					const struct exitsnoop_task_info *info);
@@ -311,8 +321,11 @@ EXITSNOOP_API int exitsnoop_store_delete_exited_event(exitsnoop_store *store, ui
  * (without deleting it): at once if it is there already, else as soon as the
  * kernel records it (woken by the kernel, not polling).
  * timeout_ms: < 0 waits without limit; 0 only looks; > 0 waits at most that
- * long, then returns -ETIMEDOUT. Closing the store (exitsnoop_store_close, from
- * another thread) ends the wait with -EBADF. Many threads may wait at once.
+ * long, then returns -ETIMEDOUT. It always ends: -ENOENT at once when trace_id
+ * is neither traced nor recorded, -ENODATA within a second of the traced
+ * process being reaped when its exit was not recorded. Closing the store
+ * (exitsnoop_store_close, from another thread) ends the wait with -EBADF. Many
+ * threads may wait at once.
  */
 EXITSNOOP_API int exitsnoop_store_wait(exitsnoop_store *store, uint64_t trace_id, int timeout_ms,
 				       struct exitsnoop_exit_status *status);

@@ -78,6 +78,10 @@ func errnoOf(err error) C.int {
 		{exitsnoop.ErrNotInstalled, C.ENOPKG},
 		{exitsnoop.ErrIncompatible, C.EPROTO},
 		{exitsnoop.ErrNotSupported, C.EOPNOTSUPP},
+		{exitsnoop.ErrLost, C.ENODATA},
+		{exitsnoop.ErrNotTraced, C.ENOENT},
+		{exitsnoop.ErrNamespaceMismatch, C.EXDEV},
+		{exitsnoop.ErrPidNamespace, C.EXDEV},
 		{exitsnoop.ErrKeyNotExist, C.ENOENT},
 		{exitsnoop.ErrKeyExist, C.EEXIST},
 		{exitsnoop.ErrFull, C.E2BIG},
@@ -341,6 +345,8 @@ func exitsnoop__go_stats(id C.uint64_t, out *C.struct_exitsnoop_stats) (ret C.in
 	out.namespace_mismatch = C.uint64_t(st.NamespaceMismatch)
 	out.pid_reused = C.uint64_t(st.PidReused)
 	out.notify_lost = C.uint64_t(st.NotifyLost)
+	out.recovered = C.uint64_t(st.Recovered)
+	out.missed = C.uint64_t(st.Missed)
 	return 0
 }
 

@@ -419,7 +419,8 @@ static void test_private(void)
 	RET(exitsnoop_store_delete_tracing_task(s, c.pid), -ENOENT);
 	RET(exitsnoop_store_get_tracing_task(s, c.pid, &got), -ENOENT);
 	finish(&c, "exit 0");
-	RET(exitsnoop_store_wait(s, 103, 300, &es), -ETIMEDOUT);
+	/* Neither traced nor recorded: the wait ends at once, whatever its timeout. */
+	RET(exitsnoop_store_wait(s, 103, -1, &es), -ENOENT);
 	RET(exitsnoop_store_delete_tracing_task(s, 99999999), -ENOENT);
 
 	/* Record from a wait status: one source of truth; the kernel's record wins. */
@@ -473,11 +474,18 @@ static void test_closed(void)
 	uint32_t a, b;
 	struct waiter w[2];
 
+	struct child alive[2];
+
 	OK(exitsnoop_store_open(NULL, &s)); /* NULL opts: a private tracer */
 	if (!s)
 		return;
-	/* Waiters, without limit and with a long one: closing ends both with -EBADF. */
+	/* Waiters on running processes, without limit and with a long one: closing
+	 * ends both with -EBADF. */
 	for (int i = 0; i < 2; i++) {
+		struct exitsnoop_task_info t = {.trace_id = 55 + i};
+
+		alive[i] = spawn();
+		OK(exitsnoop_store_trace(s, alive[i].pid, &t));
 		w[i] = (struct waiter){.s = s, .id = 55 + i, .timeout_ms = i ? 60000 : -1, .ret = 1};
 		CHECK(pthread_create(&w[i].thread, NULL, wait_thread, &w[i]) == 0);
 	}
@@ -486,6 +494,7 @@ static void test_closed(void)
 	for (int i = 0; i < 2; i++) {
 		pthread_join(w[i].thread, NULL);
 		CHECK(w[i].ret == -EBADF);
+		finish(&alive[i], "exit 0");
 	}
 
 	RET(exitsnoop_store_trace(s, (uint32_t)getpid(), &ti), -EBADF);
