@@ -87,7 +87,7 @@ func TestFullMaps(t *testing.T) {
 	require.ErrorIs(t, err, ErrKeyNotExist)
 	st, err := s.Stats()
 	require.NoError(t, err)
-	assert.Equal(t, Stats{Exits: 1, Dropped: 1}, st, "an exit that cannot be stored is counted")
+	assert.Equal(t, Stats{Exits: 1, Dropped: 1}, counted(st), "an exit that cannot be stored is counted")
 }
 
 func TestDuplicateEventKeepsFirst(t *testing.T) {
@@ -101,5 +101,5 @@ func TestDuplicateEventKeepsFirst(t *testing.T) {
 	assert.Equal(t, int32(3<<8), ev.ExitCode, "the first event of a trace ID stands")
 	st, err := s.Stats()
 	require.NoError(t, err)
-	assert.Equal(t, Stats{Exits: 1, Duplicate: 1}, st)
+	assert.Equal(t, Stats{Exits: 1, Duplicate: 1}, counted(st))
 }

@@ -1,12 +1,14 @@
 package exitsnoop
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -60,7 +62,8 @@ func helperRun(action string, args []string) error {
 		}
 		fmt.Println("traced")
 		return nil // exits without Close: the pins must not depend on it
-	case "read": // ROOT ID [N]: print the events of ID … ID+N-1 as JSON lines
+	case "read": // ROOT ID [N]: print the events of ID … ID+N-1 as JSON lines (waits 10 s at most:
+		// the fallback records an exit its program missed shortly after the reap)
 		s, err := NewStore(root)
 		if err != nil {
 			return err
@@ -71,8 +74,10 @@ func helperRun(action string, args []string) error {
 		if len(args) > 2 {
 			n, _ = strconv.ParseUint(args[2], 10, 64)
 		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
 		for i := id; i < id+n; i++ {
-			ev, err := s.GetExitedEvent(i)
+			ev, err := s.Wait(ctx, i)
 			if err != nil {
 				st, _ := s.Stats()
 				return fmt.Errorf("%w (stats %+v)", err, st)
