@@ -47,6 +47,11 @@ func (p *pinnedOurs) program() (*ebpf.Program, error) {
 	return kprog.PinnedLinkProgram(filepath.Join(p.dir(), "link"))
 }
 
+// fallback is ours' program on sched_process_free.
+func (p *pinnedOurs) fallback() (*ebpf.Program, error) {
+	return kprog.PinnedLinkProgram(filepath.Join(p.dir(), "link_free"))
+}
+
 func (p *pinnedOurs) Close() error {
 	err := errors.Join(p.Store.Close(), exitsnoop.Uninstall(p.root))
 	os.RemoveAll(p.root)

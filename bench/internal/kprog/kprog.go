@@ -139,7 +139,7 @@ func PinnedTracerMaps(dir, linkPin string) ([]MapMem, error) {
 		return nil, err
 	}
 	for _, e := range entries {
-		// Links (link, link_2, …: ours attaches several copies) and bpffs's own files.
+		// Links (link, link_free), pinned programs (prog_*) and bpffs's own files.
 		if strings.HasPrefix(e.Name(), linkPin) || strings.HasSuffix(e.Name(), ".debug") {
 			continue
 		}
