@@ -110,6 +110,14 @@ static __always_inline void set_fate(__u64 trace_id, __u32 pid, __u32 fate)
 	bpf_map_update_elem(&trace_refs, &trace_id, &ref, BPF_EXIST);
 }
 
+/* Whether a start time (ns of CLOCK_BOOTTIME) is the one /proc/<pid>/stat showed the
+ * tracer: 5.11+ adds the reader's time namespace offset there, 5.10 does not. */
+static __always_inline bool same_start(__u64 start, const struct task_info *info)
+{
+	return (start + info->boot_offset) / EXITSNOOP_NSEC_PER_TICK == info->start_ticks ||
+	       start / EXITSNOOP_NSEC_PER_TICK == info->start_ticks;
+}
+
 /* Records the exit of task if it ends a traced process. At sched_process_free task is
  * a released leader; its signal_struct lives until the task_struct is put. */
 static __always_inline int record_exit(struct task_struct *task, bool fallback)
@@ -141,8 +149,7 @@ static __always_inline int record_exit(struct task_struct *task, bool fallback)
 	info = *found; /* copy first: a deleted preallocated element is reused at once */
 
 	/* The same process's entry: another's (a reused pid) stays for that one's exit. */
-	if (fallback && (task->start_boottime + info.boot_offset) / EXITSNOOP_NSEC_PER_TICK !=
-			info.start_ticks)
+	if (fallback && !same_start(task->start_boottime, &info))
 		return 0;
 
 	/* Threads exiting together can all read live == 0, and the fallback may run too:
@@ -161,8 +168,7 @@ static __always_inline int record_exit(struct task_struct *task, bool fallback)
 	count(st, exits);
 
 	/* de_thread copies the leader's start time to an exec-ing thread: still the same. */
-	if ((task->group_leader->start_boottime + info.boot_offset) / EXITSNOOP_NSEC_PER_TICK !=
-	    info.start_ticks) {
+	if (!same_start(task->group_leader->start_boottime, &info)) {
 		count(st, stale);
 		set_fate(info.trace_id, tgid, EXITSNOOP_FATE_STALE);
 		return 0;
@@ -171,7 +177,7 @@ static __always_inline int record_exit(struct task_struct *task, bool fallback)
 	ev.pid = tgid;
 	ev.exit_code = wait_status(task);
 	ev.start_boottime = task->group_leader->start_boottime;
-	ev.exited_time = bpf_ktime_get_ns();
+	ev.exited_time = bpf_ktime_get_boot_ns(); /* CLOCK_BOOTTIME, as start_boottime: runs on across a suspend */
 
 	/* Retry what is not "exists" or "full": a bucket lock that timed out. */
 	for (int i = 0; i < 3; i++) {

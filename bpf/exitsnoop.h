@@ -44,7 +44,7 @@ struct exit_status {
 	__u32 pid;
 	__s32 exit_code;       /* raw wait status, as waitpid reports it */
 	__u64 start_boottime;  /* ns since boot */
-	__u64 exited_time;     /* bpf_ktime_get_ns() when recorded */
+	__u64 exited_time;     /* ns since boot (CLOCK_BOOTTIME) when recorded; the seed used CLOCK_MONOTONIC */
 };
 
 /* Notification in the notify ring buffer, written after the event is stored. */

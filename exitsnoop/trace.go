@@ -275,10 +275,11 @@ func (s *Store) deleteTask(pid uint32) error {
 }
 
 // sameStart compares start times read from /proc/<pid>/stat in time namespaces
-// with boottime offsets offA and offB (ns): exactly when the offsets are equal,
-// else to the tick that rounding may cost.
+// with boottime offsets offA and offB (ns): exactly when the offsets are equal or
+// /proc left them out (5.10 does; 5.11+ adds the reader's offset), else to the
+// tick that rounding may cost.
 func sameStart(ticksA uint64, offA int64, ticksB uint64, offB int64) bool {
-	if offA == offB {
+	if ticksA == ticksB || offA == offB {
 		return ticksA == ticksB
 	}
 	d := (int64(ticksA) - offA/int64(nsecPerTick)) - (int64(ticksB) - offB/int64(nsecPerTick))
@@ -344,4 +345,3 @@ func pidOfPidfd(pidfd int) (uint32, error) {
 	}
 	return 0, fmt.Errorf("%s is not a pidfd: %w", p, ErrInvalidArgument)
 }
-

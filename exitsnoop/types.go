@@ -37,7 +37,7 @@ type ExitStatus struct {
 type taskValue struct {
 	TaskInfo
 	StartTicks uint64 // start time in clock ticks, as /proc/<pid>/stat has it
-	BootOffset int64  // the time namespace offset included in StartTicks, ns
+	BootOffset int64  // the tracer's time namespace boottime offset (5.11+ adds it to StartTicks), ns
 }
 
 // traceRef is the kernel record of a trace ID (struct trace_ref).

@@ -273,8 +273,8 @@ func (s *Store) tracedAlive(id uint64, pid uint32) bool {
 // Lost counts them, and ListExitedEvents recovers them from the map.
 type Subscription struct {
 	// C delivers the events; it is closed by Close and when the Store closes.
-	C     <-chan Event
-	c     chan Event
+	C        <-chan Event
+	c        chan Event
 	lost     atomic.Uint64
 	lostBase uint64 // the ring buffer reader's losses before Subscribe
 	n        *notifier
