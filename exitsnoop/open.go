@@ -3,11 +3,10 @@ package exitsnoop
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
-	"runtime"
 	"unsafe"
 
-	bpf "github.com/aquasecurity/libbpfgo"
 	"golang.org/x/sys/unix"
 
 	"exitsnoop.dev/internal/bpfsys"
@@ -27,6 +26,9 @@ type Options struct {
 	// MaxExitedEvents is how many events can wait to be read
 	// (DefaultCapacity when 0). Exits past it are counted in Stats.Dropped.
 	MaxExitedEvents uint32
+	// Logger receives libbpf's messages about loading the tracer and, when a
+	// load fails, the verifier's log. Nil discards messages below slog.LevelWarn.
+	Logger *slog.Logger
 
 	// testSkipExit and testSkipFree make the exit program, or its fallback,
 	// ignore one tgid: the tests' way to prove the fallback (private tracers only).
@@ -87,7 +89,8 @@ func NewStoreFromAttach() (_ *Store, retErr error) {
 
 // NewStore opens the maps of the tracer pinned under bpffsRoot by EnsureRunning.
 // Without pins it fails with ErrNotInstalled; with pins of another format, with
-// ErrIncompatible.
+// ErrIncompatible; with pins whose program does not run (an install or upgrade
+// killed midway, a removed link), with ErrNotRunning: EnsureRunning repairs them.
 func NewStore(bpffsRoot string) (*Store, error) {
 	dir := pinDir(bpffsRoot)
 	fds := map[string]int{}
@@ -97,7 +100,7 @@ func NewStore(bpffsRoot string) (*Store, error) {
 		if err != nil {
 			closeFds(fds)
 			if errors.Is(err, unix.ENOENT) {
-				return nil, fmt.Errorf("opening pinned map %s: %w (run EnsureRunning or `exitsnoop install`)", p, ErrNotInstalled)
+				return nil, fmt.Errorf("opening pinned map %s: %w (EnsureRunning installs it)", p, ErrNotInstalled)
 			}
 			return nil, fmt.Errorf("opening pinned map %s%s: %w", p, permHint(err), err)
 		}
@@ -109,7 +112,7 @@ func NewStore(bpffsRoot string) (*Store, error) {
 		if err != nil {
 			closeFds(fds)
 			if errors.Is(err, unix.ENOENT) {
-				return nil, fmt.Errorf("opening pinned program %s: %w (run EnsureRunning or `exitsnoop install`)", p, ErrNotInstalled)
+				return nil, fmt.Errorf("opening pinned program %s: %w (EnsureRunning installs it)", p, ErrNotInstalled)
 			}
 			return nil, fmt.Errorf("opening pinned program %s: %w", p, err)
 		}
@@ -123,6 +126,11 @@ func NewStore(bpffsRoot string) (*Store, error) {
 	m, err := s.readMeta()
 	if err == nil && (m.FormatVersion != formatVersion || m.PidBuckets != pidBuckets) {
 		err = fmt.Errorf("pins at %s have format %d, this build reads %d: %w", dir, m.FormatVersion, formatVersion, ErrIncompatible)
+	}
+	if err == nil {
+		if err = running(dir, false); err != nil {
+			err = fmt.Errorf("pins at %s: %w (EnsureRunning repairs them)", dir, err)
+		}
 	}
 	if err != nil {
 		return nil, errors.Join(err, s.Close())
@@ -140,6 +148,10 @@ func newStore(fds map[string]int) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	ncpu, err := possibleCPUs(fds[mapStats])
+	if err != nil {
+		return nil, err
+	}
 	mem, err := unix.Mmap(fds[mapRefs], 0, pidBuckets, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
 		return nil, fmt.Errorf("mapping pid_refs: %w", err)
@@ -154,7 +166,7 @@ func newStore(fds map[string]int) (*Store, error) {
 		meta:       fds[mapMeta],
 		refsMem:    mem,
 		refs:       unsafe.Slice((*uint32)(unsafe.Pointer(&mem[0])), pidBuckets/4),
-		ncpu:       possibleCPUs(),
+		ncpu:       ncpu,
 		bootOffset: offset,
 		hostPidns:  inInitialPidns(),
 	}, nil
@@ -205,13 +217,4 @@ func closeFds(fds map[string]int) {
 	for _, fd := range fds {
 		unix.Close(fd)
 	}
-}
-
-// possibleCPUs is the number of per-CPU slots of a per-CPU map value.
-func possibleCPUs() int {
-	n, err := bpf.NumPossibleCPUs()
-	if err != nil || n < 1 {
-		return runtime.NumCPU()
-	}
-	return n
 }

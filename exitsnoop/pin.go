@@ -12,6 +12,10 @@ import (
 	"exitsnoop.dev/internal/bpfsys"
 )
 
+// ErrNotRunning: pins without a running program (an install or upgrade killed
+// midway, a removed link pin); EnsureRunning repairs them, keeping their maps.
+var ErrNotRunning = errors.New("pinned exitsnoop is not running")
+
 const (
 	pinDirName    = ".exitsnoop.bpf" // the seed's: a bpffs mounted below any root
 	pinDirOnBPFFS = "exitsnoop"      // below a bpffs root, which refuses names with '.'
@@ -36,9 +40,15 @@ func onBPFFS(p string) bool {
 // It pins the program's link and maps in <bpffsRoot>/.exitsnoop.bpf/, mounting a
 // bpffs there (mode 0700, nosuid, nodev, noexec) unless it is on one, so that the
 // tracer outlives the calling process. When bpffsRoot is itself a bpffs (such as
-// /sys/fs/bpf), whose names cannot hold '.', the pins go in <bpffsRoot>/exitsnoop/. It is idempotent and safe to
-// call from several processes at once. Pins made by another build of the same
-// format keep their maps, and unread events, while the program is replaced; pins
+// /sys/fs/bpf), whose names cannot hold '.', the pins go in <bpffsRoot>/exitsnoop/.
+//
+// It is idempotent and safe to call from several processes at once, and against
+// Uninstall: they serialize on an flock of bpffsRoot, so racing callers make one
+// mount and one tracer. A caller killed at any step leaves pins that the next
+// EnsureRunning completes: pins without a running program are reinstalled or
+// repaired, keeping their maps. Pins made by another build of the same format
+// keep their maps, and unread events, while the program is replaced (the pinned
+// meta names the new build only once its programs are attached and pinned); pins
 // of an incompatible format are replaced when they hold no data, and refused with
 // ErrIncompatible otherwise. Open with a BPFFSRoot takes capacity options.
 //
@@ -48,25 +58,25 @@ func EnsureRunning(bpffsRoot string) error {
 }
 
 func ensure(opts Options) error {
-	dir, err := makePinDir(opts.BPFFSRoot)
-	if err != nil {
-		return err
-	}
-	unlock, err := lockDir(dir)
+	unlock, err := lockRoot(opts.BPFFSRoot)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-
+	dir, err := makePinDir(opts.BPFFSRoot)
+	if err != nil {
+		return err
+	}
 	old, err := readPinnedMeta(dir)
 	switch {
-	case err == nil && old.FormatVersion == formatVersion && old.PidBuckets == pidBuckets:
-		if old.BuildID == buildID && exists(filepath.Join(dir, linkPin)) {
+	case err == nil && old.FormatVersion == formatVersion && old.PidBuckets == pidBuckets && mapsPinned(dir):
+		if old.BuildID == buildID && running(dir, true) == nil {
 			return nil
 		}
 		return upgrade(dir, opts)
 	case err == nil || !errors.Is(err, ErrNotInstalled) || hasPins(dir):
-		// Another format (the seed's pins have no meta): replace it only if it holds no data.
+		// Another format (the seed's pins have no meta), or an install killed before
+		// it pinned every map: replace it only if it holds no data.
 		if err := removeIfEmpty(dir, old); err != nil {
 			return err
 		}
@@ -74,23 +84,67 @@ func ensure(opts Options) error {
 	return install(dir, opts)
 }
 
-// makePinDir creates the pin directory of root and mounts a bpffs on it unless it
-// is on one already.
-func makePinDir(root string) (string, error) {
+// crashAt names the install or upgrade step at which the process kills itself:
+// the crash tests' hook (EXITSNOOP_TEST_CRASH_AT), empty otherwise.
+var crashAt = os.Getenv("EXITSNOOP_TEST_CRASH_AT")
+
+// step marks a step of install, upgrade or uninstall for the crash tests.
+func step(name string) {
+	if crashAt == name {
+		unix.Kill(unix.Getpid(), unix.SIGKILL)
+		select {} // the signal is on its way
+	}
+}
+
+// lockRoot creates root if needed and takes an exclusive flock on it for mounting,
+// installing, upgrading and uninstalling. On the kernel's mount point for a bpffs
+// (/sys/fs/bpf without one) it mounts one first. A caller that locked a directory
+// that a mount has since covered locks the mount instead: every holder of the lock
+// holds it on what root names now.
+func lockRoot(root string) (func(), error) {
 	if root == "" {
-		return "", fmt.Errorf("empty bpffs root: %w", ErrInvalidArgument)
+		return nil, fmt.Errorf("empty bpffs root: %w", ErrInvalidArgument)
 	}
 	if st, err := os.Stat(root); err == nil && !st.IsDir() {
-		return "", fmt.Errorf("bpffs root %s is not a directory: %w", root, ErrInvalidArgument)
+		return nil, fmt.Errorf("bpffs root %s is not a directory: %w", root, ErrInvalidArgument)
 	}
-	// /sys/fs/bpf, the usual root, is the kernel's mount point for a bpffs: mount one
-	// there rather than below it, where sysfs allows no directory.
-	var st unix.Statfs_t
-	if unix.Statfs(root, &st) == nil && st.Type == unix.SYSFS_MAGIC {
-		if err := mountBPFFS(root); err != nil {
-			return "", err
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, fmt.Errorf("creating bpffs root: %w", err)
+	}
+	for try := 0; try < 8; try++ {
+		fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, fmt.Errorf("opening bpffs root %s: %w", root, err)
+		}
+		if err := unix.Flock(fd, unix.LOCK_EX); err != nil {
+			unix.Close(fd)
+			return nil, fmt.Errorf("locking bpffs root %s: %w", root, err)
+		}
+		var held, now unix.Stat_t
+		var fs unix.Statfs_t
+		err = errors.Join(unix.Fstat(fd, &held), unix.Stat(root, &now), unix.Fstatfs(fd, &fs))
+		switch {
+		case err != nil:
+			unix.Close(fd)
+			return nil, fmt.Errorf("bpffs root %s: %w", root, err)
+		case held.Dev != now.Dev || held.Ino != now.Ino: // covered by a mount meanwhile
+			unix.Close(fd)
+		case fs.Type == unix.SYSFS_MAGIC: // sysfs allows no directory: a bpffs goes here
+			err := mountBPFFS(root)
+			unix.Close(fd)
+			if err != nil {
+				return nil, err
+			}
+		default:
+			return func() { unix.Close(fd) }, nil
 		}
 	}
+	return nil, fmt.Errorf("locking bpffs root %s: mounts keep covering it: %w", root, unix.EBUSY)
+}
+
+// makePinDir creates the pin directory of root, whose lock the caller holds, and
+// mounts a bpffs on it unless root is one.
+func makePinDir(root string) (string, error) {
 	dir := pinDir(root)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("creating pin directory: %w", err)
@@ -98,6 +152,7 @@ func makePinDir(root string) (string, error) {
 	if onBPFFS(dir) {
 		return dir, nil
 	}
+	step("mount")
 	return dir, mountBPFFS(dir)
 }
 
@@ -108,21 +163,8 @@ func mountBPFFS(dir string) error {
 	return nil
 }
 
-// lockDir takes an exclusive flock on dir, serializing installs across processes.
-func lockDir(dir string) (func(), error) {
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("opening pin directory %s: %w", dir, err)
-	}
-	if err := unix.Flock(fd, unix.LOCK_EX); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("locking pin directory %s: %w", dir, err)
-	}
-	return func() { unix.Close(fd) }, nil
-}
-
-// install loads a new tracer and pins its maps, then its link: the link pin is the
-// sign that the tracer runs.
+// install loads a new tracer and pins its maps, meta written, then its programs
+// and links, the exit program's link last: that pin is the sign that it runs.
 func install(dir string, opts Options) (retErr error) {
 	t, err := loadTracer(opts, nil)
 	if err != nil {
@@ -134,6 +176,10 @@ func install(dir string, opts Options) (retErr error) {
 			removePins(dir)
 		}
 	}()
+	if err := writeMeta(t.fd(mapMeta)); err != nil {
+		return err
+	}
+	step("install:loaded")
 	for _, name := range mapNames {
 		m, err := t.mod.GetMap(name)
 		if err != nil {
@@ -142,13 +188,16 @@ func install(dir string, opts Options) (retErr error) {
 		if err := m.Pin(filepath.Join(dir, name)); err != nil {
 			return fmt.Errorf("pinning map %s: %w", name, plainErrno(err))
 		}
+		step("install:" + name)
 	}
-	return pinLink(dir, t)
+	return pinPrograms(dir, t, "install:")
 }
 
-// upgrade replaces the program of a running tracer, keeping its maps: the new
+// upgrade replaces the programs of a running tracer, keeping its maps: each new
 // program is attached before the old link is unpinned, so no exit goes unseen
-// (where both run, only one deletes the tracing entry, so only one records).
+// (where both run, only one deletes the tracing entry, so only one records). The
+// meta names this build last, once every new link is pinned: a crash before that
+// leaves the old build's name, and the next EnsureRunning upgrades again.
 func upgrade(dir string, opts Options) error {
 	reuse := map[string]int{}
 	defer func() {
@@ -169,17 +218,26 @@ func upgrade(dir string, opts Options) error {
 		return err
 	}
 	defer t.close()
-	return pinLink(dir, t)
+	step("upgrade:loaded")
+	if err := pinPrograms(dir, t, "upgrade:"); err != nil {
+		return err
+	}
+	return writeMeta(reuse[mapMeta])
 }
 
-// pinLink pins t's programs and links in place of any others (rename is atomic in
-// bpffs) and records this build in meta.
-func pinLink(dir string, t *tracer) error {
+// writeMeta records this build's format and ID in the meta map fd.
+func writeMeta(fd int) error {
 	m := currentMeta()
 	var key uint32
-	if err := bpfsys.Update(t.fd(mapMeta), unsafe.Pointer(&key), unsafe.Pointer(&m), bpfsys.Any); err != nil {
+	if err := bpfsys.Update(fd, unsafe.Pointer(&key), unsafe.Pointer(&m), bpfsys.Any); err != nil {
 		return fmt.Errorf("writing meta: %w", err)
 	}
+	return nil
+}
+
+// pinPrograms pins t's programs and links in place of any others (rename is
+// atomic in bpffs), the exit program's link last.
+func pinPrograms(dir string, t *tracer, steps string) error {
 	pins := make([]func(string) error, 0, 2*len(progNames))
 	names := make([]string, 0, cap(pins))
 	for i, name := range progNames {
@@ -190,7 +248,6 @@ func pinLink(dir string, t *tracer) error {
 		pins = append(pins, prog.Pin)
 		names = append(names, progPins[i])
 	}
-	// The first link last: its pin is the sign that the tracer runs.
 	for i := len(t.links) - 1; i >= 0; i-- {
 		pins = append(pins, t.links[i].Pin)
 		names = append(names, linkPins[i])
@@ -205,8 +262,64 @@ func pinLink(dir string, t *tracer) error {
 			os.Remove(tmp)
 			return fmt.Errorf("replacing pin %s: %w", names[i], err)
 		}
+		step(steps + names[i])
 	}
 	return nil
+}
+
+// running checks that the pins in dir run: each link is pinned and attached. With
+// exact, each also attaches the program pinned beside it, as this build leaves
+// them (an upgrade killed midway leaves old links beside new programs). Otherwise
+// it returns an error wrapping ErrNotRunning.
+func running(dir string, exact bool) error {
+	for i, name := range linkPins {
+		linkID, err := pinnedID(filepath.Join(dir, name), bpfsys.LinkProgID)
+		if err != nil {
+			return err
+		}
+		if !exact {
+			continue
+		}
+		progID, err := pinnedID(filepath.Join(dir, progPins[i]), bpfsys.ProgID)
+		if err != nil {
+			return err
+		}
+		if linkID != progID {
+			return fmt.Errorf("link %s attaches program %d, not the pinned %s (%d): %w",
+				name, linkID, progPins[i], progID, ErrNotRunning)
+		}
+	}
+	return nil
+}
+
+// mapsPinned reports whether every map is pinned in dir.
+func mapsPinned(dir string) bool {
+	for _, name := range mapNames {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// pinnedID opens the pin at p and reports the program ID that id finds for it.
+func pinnedID(p string, id func(int) (uint32, error)) (uint32, error) {
+	fd, err := bpfsys.ObjGet(p)
+	if errors.Is(err, unix.ENOENT) {
+		return 0, fmt.Errorf("%s is missing: %w", p, ErrNotRunning)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("opening pin %s: %w", p, err)
+	}
+	defer unix.Close(fd)
+	n, err := id(fd)
+	if errors.Is(err, unix.EINVAL) {
+		return 0, fmt.Errorf("%s is not a link: %w", p, ErrNotRunning)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("reading pin %s: %w", p, err)
+	}
+	return n, nil
 }
 
 // readPinnedMeta reads the meta map of pins in dir (ErrNotInstalled if none).
@@ -252,10 +365,15 @@ func removeIfEmpty(dir string, old meta) error {
 			err = bpfsys.NextKey(fd, nil, unsafe.Pointer(&key[0]))
 		}
 		unix.Close(fd)
+		if err == nil && old.FormatVersion > formatVersion {
+			return fmt.Errorf("pins at %s have format %d, newer than this build's %d, and %s holds entries: "+
+				"use a newer build, or Uninstall them and lose the entries: %w",
+				dir, old.FormatVersion, formatVersion, name, ErrIncompatible)
+		}
 		if err == nil {
 			return fmt.Errorf("pins at %s have format %d, this build needs %d, and %s holds entries: "+
-				"read them with the build that made the pins, then remove %s (`exitsnoop uninstall`): %w",
-				dir, old.FormatVersion, formatVersion, name, dir, ErrIncompatible)
+				"read them with the build that made the pins, then Uninstall them: %w",
+				dir, old.FormatVersion, formatVersion, name, ErrIncompatible)
 		}
 		if !errors.Is(err, unix.ENOENT) {
 			return fmt.Errorf("reading pinned map %s: %w", p, err)
@@ -266,15 +384,28 @@ func removeIfEmpty(dir string, old meta) error {
 }
 
 // Uninstall detaches the pinned tracer and removes its pins, and the bpffs
-// EnsureRunning mounted for them. Unread events are lost.
+// EnsureRunning mounted for them. Unread events are lost. It holds the same lock
+// as EnsureRunning: racing them ends with the tracer installed or not, never half.
+// Stores open on the pins keep their maps until they close, but record no more.
 func Uninstall(bpffsRoot string) error {
 	dir := pinDir(bpffsRoot)
-	if !exists(filepath.Join(dir, mapMeta)) && !hasPins(dir) {
+	if _, err := os.Stat(dir); err != nil {
 		return fmt.Errorf("pin directory %s: %w", dir, ErrNotInstalled)
+	}
+	unlock, err := lockRoot(bpffsRoot)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if !hasPins(dir) {
+		if onBPFFS(bpffsRoot) || !mountedAt(dir) {
+			return fmt.Errorf("pin directory %s: %w", dir, ErrNotInstalled)
+		}
 	}
 	if err := removePins(dir); err != nil {
 		return err
 	}
+	step("uninstall:unpinned")
 	if !onBPFFS(bpffsRoot) {
 		if err := unix.Unmount(dir, 0); err != nil {
 			return fmt.Errorf("unmounting bpffs at %s: %w", dir, err)
@@ -325,7 +456,9 @@ func hasPins(dir string) bool {
 	return err == nil && len(names) > 0
 }
 
-func exists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
+// mountedAt reports whether dir is the root of a bpffs (a mount point).
+func mountedAt(dir string) bool {
+	var st, parent unix.Stat_t
+	return onBPFFS(dir) && unix.Stat(dir, &st) == nil &&
+		unix.Stat(filepath.Join(dir, ".."), &parent) == nil && st.Dev != parent.Dev
 }

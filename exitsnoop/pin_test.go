@@ -149,7 +149,7 @@ func TestIncompatiblePins(t *testing.T) {
 
 	err = EnsureRunning(root)
 	require.ErrorIs(t, err, ErrIncompatible)
-	assert.Contains(t, err.Error(), "uninstall")
+	assert.Contains(t, err.Error(), "Uninstall")
 	_, err = NewStore(root)
 	require.ErrorIs(t, err, ErrIncompatible)
 

@@ -2,6 +2,9 @@ package exitsnoop
 
 import (
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"unsafe"
 
 	"exitsnoop.dev/internal/bpfsys"
@@ -88,4 +91,61 @@ func (s *Store) Capacity() (tracingTasks, exitedEvents uint32, err error) {
 		return 0, 0, fmt.Errorf("map info of %s: %w", mapEvents, err)
 	}
 	return ti.MaxEntries, ei.MaxEntries, nil
+}
+
+// cpuPossible lists the possible CPUs ("0-3,5"); tests point it at other lists.
+var cpuPossible = "/sys/devices/system/cpu/possible"
+
+// maxCPUs bounds the kernel's possible CPUs (NR_CPUS is at most 8192).
+const maxCPUs = 8192
+
+// possibleCPUs is how many per-CPU slots the kernel copies for a value of the
+// per-CPU stats map (fd): the count cpuPossible lists, checked against the
+// kernel's own copy, so that a list that is short (a container without /sys,
+// CPUs hidden by cgroups or affinity) is an error and never a short buffer.
+func possibleCPUs(fd int) (int, error) {
+	b, err := os.ReadFile(cpuPossible)
+	if err != nil {
+		return 0, fmt.Errorf("reading possible CPUs: %w", err)
+	}
+	listed, err := countCPUs(strings.TrimSpace(string(b)))
+	if err != nil {
+		return 0, fmt.Errorf("possible CPUs %q in %s: %w", b, cpuPossible, err)
+	}
+	// The kernel writes num_possible_cpus() values; a slot it did not write keeps
+	// its all-ones pattern, which no counter ever reaches.
+	buf := make([]kernelStats, maxCPUs)
+	for i := range buf {
+		buf[i] = kernelStats{^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)}
+	}
+	var key uint32
+	if err := bpfsys.Lookup(fd, unsafe.Pointer(&key), unsafe.Pointer(&buf[0])); err != nil {
+		return 0, fmt.Errorf("reading stats: %w", err)
+	}
+	copied := 0
+	for copied < maxCPUs && buf[copied] != buf[maxCPUs-1] {
+		copied++
+	}
+	if listed != copied {
+		return 0, fmt.Errorf("%s lists %d possible CPUs, the kernel has %d: %w", cpuPossible, listed, copied, ErrInvalidArgument)
+	}
+	return listed, nil
+}
+
+// countCPUs counts the CPUs of a list such as "0-3,5" (the kernel's cpulist format).
+func countCPUs(list string) (int, error) {
+	n := 0
+	for _, r := range strings.Split(list, ",") {
+		lo, hi, isRange := strings.Cut(r, "-")
+		a, err1 := strconv.Atoi(lo)
+		b, err2 := a, error(nil)
+		if isRange {
+			b, err2 = strconv.Atoi(hi)
+		}
+		if err1 != nil || err2 != nil || a < 0 || b < a || b >= maxCPUs {
+			return 0, ErrInvalidArgument
+		}
+		n += b - a + 1
+	}
+	return n, nil
 }

@@ -44,7 +44,8 @@ var (
 	progPins  = []string{"prog_exit", "prog_free"}
 )
 
-var mapNames = []string{mapTasks, mapEvents, mapRefs, mapStats, mapMeta, mapNotify, mapTrace}
+// mapNames are the maps, pinned in this order: meta last.
+var mapNames = []string{mapTasks, mapEvents, mapRefs, mapStats, mapNotify, mapTrace, mapMeta}
 
 // meta mirrors struct exitsnoop_meta.
 type meta struct {
