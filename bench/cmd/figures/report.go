@@ -213,10 +213,11 @@ func reportCmd(args []string) error {
 	if len(bench) > 0 {
 		w("## 2. Trace + GetExitedEvent + DeleteExitedEvent\n\n")
 		w("`go test -bench . -benchmem -count 6 ./cycle` (bench/cycle/cycle_test.go). 256 gated children stay alive for the whole\n")
-		w("run; each operation traces one of them under a fresh trace ID, reads the event of that ID and deletes it. The\n")
-		w("kernel's part of the cycle (dropping the tracing entry, writing the event) is done between chunks of 256\n")
-		w("operations with the timer stopped, through DeleteTracingTask and ExitedEventFromWaitStatus. The other benchmarks\n")
-		w("time each call of the cycle alone. Medians of the runs:\n\n")
+		w("run; each operation traces one of them under a fresh trace ID, reads the event of that ID and deletes it. In each\n")
+		w("chunk of 256 operations the children are traced first, then the kernel's part of the cycle (dropping the tracing\n")
+		w("entry, writing the event) is done with the timer stopped, through DeleteTracingTask and ExitedEventFromWaitStatus,\n")
+		w("then the events are read and deleted (ours refuses to trace under an ID whose event is unread). The other\n")
+		w("benchmarks time each call of the cycle alone. Medians of the runs:\n\n")
 		w("%s", chart("fig2-cycle.svg", fig2Chart(bench)))
 		w("| Benchmark | Reference ns/op | Ours ns/op | Ours (Lookup) ns/op | Ours / reference | allocs/op (reference, ours, ours Lookup) |\n|---|---|---|---|---|---|\n")
 		for _, op := range []string{"Cycle", "Trace", "GetExitedEvent", "DeleteExitedEvent"} {
