@@ -169,6 +169,7 @@ func newStore(fds map[string]int) (*Store, error) {
 		ncpu:       ncpu,
 		bootOffset: offset,
 		hostPidns:  inInitialPidns(),
+		closing:    make(chan struct{}),
 	}, nil
 }
 

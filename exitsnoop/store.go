@@ -30,9 +30,10 @@ type Store struct {
 	refsMem                            []byte
 	refs                               []uint32 // pid_refs' byte counters, 4 a word, shared with the kernel
 	ncpu                               int
-	bootOffset                         int64    // this time namespace's boottime offset, ns
-	hostPidns                          bool     // this process sees the host's pids
-	notify                             notifier // Wait's ring buffer reader
+	bootOffset                         int64         // this time namespace's boottime offset, ns
+	hostPidns                          bool          // this process sees the host's pids
+	notify                             notifier      // the ring buffer's reader, for Subscribe
+	closing                            chan struct{} // closed by Close, for Wait
 
 	owner *tracer // the private tracer, nil for pinned ones
 }
@@ -188,6 +189,7 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	close(s.closing)
 	s.notify.stop()
 	var errs []error
 	if s.refsMem != nil {

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"exitsnoop.dev/internal/bpfsys"
 	"exitsnoop.dev/internal/ringbuf"
@@ -36,11 +39,10 @@ type Event struct {
 }
 
 // notifier reads the notify ring buffer in one goroutine, started by the first
-// Wait or Subscribe, and hands each exit to its waiters and subscribers without
-// ever blocking on them.
+// Subscribe (or Wait, where pidfds are filtered), and hands each exit to its
+// waiters and subscribers without ever blocking on them.
 type notifier struct {
 	once    sync.Once
-	started atomic.Bool
 	err     error
 	reader  *ringbuf.Reader
 	done    chan struct{}
@@ -57,11 +59,11 @@ func (n *notifier) start(fd int) error {
 			n.err = fmt.Errorf("reading notify ring buffer: %w", n.err)
 			return
 		}
-		n.waiters = map[uint64][]chan *ExitStatus{}
+		n.mu.Lock()
 		n.subs = map[*Subscription]struct{}{}
+		n.mu.Unlock()
 		n.done = make(chan struct{})
 		go n.run()
-		n.started.Store(true)
 	})
 	return n.err
 }
@@ -103,16 +105,18 @@ func (n *notifier) deliver(ev Event) {
 	}
 }
 
-// local delivers an event recorded by this process, if anyone listens.
+// local delivers an event recorded by this process to its waiters and subscribers.
 func (n *notifier) local(ev Event) {
-	if n.started.Load() {
-		n.deliver(ev)
-	}
+	n.deliver(ev)
 }
 
+// register adds a waiter for id; it needs no reader running.
 func (n *notifier) register(id uint64) chan *ExitStatus {
 	ch := make(chan *ExitStatus, 1)
 	n.mu.Lock()
+	if n.waiters == nil {
+		n.waiters = map[uint64][]chan *ExitStatus{}
+	}
 	n.waiters[id] = append(n.waiters[id], ch)
 	n.mu.Unlock()
 	return ch
@@ -155,8 +159,10 @@ func (s *Store) startNotifier() error {
 }
 
 // Wait returns the exit of traceID as soon as the kernel records it: at once if it
-// is recorded already, else when the kernel's notification arrives (no polling).
-// A lost notification delays it by at most a quarter second, never forever.
+// is recorded already, else when the traced process exits, which Wait hears
+// through a pidfd (no polling; through the notification ring buffer where
+// pidfd_open is filtered). A missed wake-up delays it by at most a quarter
+// second, never forever.
 //
 // Wait always ends. When no event can come it returns an error: ErrNotTraced
 // when traceID is neither traced nor recorded, a *LostError (errors.Is ErrLost)
@@ -164,19 +170,15 @@ func (s *Store) startNotifier() error {
 // recorded — within a second of the process being reaped. It returns ctx.Err()
 // when ctx is done first, ErrClosed when the Store is closed. Wait does not
 // delete the event. Many goroutines may wait at once, on the same or different
-// IDs.
-//
-// Every Store of a pinned tracer, in every process, hears every notification;
-// when several read at once, all but the first may hear it up to 100 ms late.
+// IDs, in any number of processes.
 func (s *Store) Wait(ctx context.Context, traceID uint64) (*ExitStatus, error) {
-	if err := s.startNotifier(); err != nil {
-		return nil, err
-	}
-	ch := s.notify.register(traceID)
-	defer s.notify.unregister(traceID, ch)
+	notified := s.notify.register(traceID) // by ExitedEventFromWaitStatus, or the ring buffer
+	defer s.notify.unregister(traceID, notified)
 	recheck := time.NewTimer(waitRecheck)
 	defer recheck.Stop()
 	var goneSince time.Time
+	var exit *exitWatch
+	defer func() { exit.stop() }()
 	for {
 		ev := new(ExitStatus)
 		err := s.LookupExitedEvent(traceID, ev)
@@ -186,6 +188,18 @@ func (s *Store) Wait(ctx context.Context, traceID uint64) (*ExitStatus, error) {
 		if !errors.Is(err, ErrKeyNotExist) {
 			return nil, err
 		}
+		if exit == nil {
+			if exit, err = s.watchExit(traceID); err != nil {
+				return nil, err
+			}
+			if exit == nil { // no pidfds: the ring buffer's notifications
+				if err := s.startNotifier(); err != nil {
+					return nil, err
+				}
+				exit = &exitWatch{}
+			}
+			continue // look again: the process may have exited before the watch
+		}
 		if ev, err := s.noEventYet(traceID, &goneSince); ev != nil || err != nil {
 			return ev, err
 		}
@@ -194,15 +208,86 @@ func (s *Store) Wait(ctx context.Context, traceID uint64) (*ExitStatus, error) {
 		} else {
 			recheck.Reset(goneRecheck)
 		}
+		if exit.ended {
+			recheck.Reset(goneRecheck) // the fallback records a missed exit at the reap
+		}
 		select {
-		case ev := <-ch:
+		case <-exit.exited():
+			exit.stop()
+			exit = &exitWatch{ended: true}
+		case ev := <-notified:
 			return ev, nil
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-s.notify.done:
+		case <-s.closing:
 			return nil, ErrClosed
 		case <-recheck.C:
 		}
+	}
+}
+
+// exitWatch hears the exit of a traced process: its pidfd, non-blocking, waits
+// in the Go runtime's netpoller. A watch without a pidfd hears nothing.
+type exitWatch struct {
+	f     *os.File
+	done  chan struct{}
+	ended bool // the process has exited
+}
+
+// watchExit watches the process traced under id, which pidfd_open checks; it
+// returns nil where pidfd_open is filtered (seccomp) and a watch without a pidfd
+// where there is no process to watch (noEventYet then decides).
+func (s *Store) watchExit(id uint64) (*exitWatch, error) {
+	if err := s.acquire(); err != nil {
+		return nil, err
+	}
+	ref, err := s.lookupRef(id)
+	s.mu.RUnlock()
+	if err != nil || ref.Fate != fateTraced {
+		return &exitWatch{}, nil
+	}
+	fd, err := unix.PidfdOpen(int(ref.Pid), 0)
+	switch {
+	case err == unix.ENOSYS || err == unix.EPERM:
+		return nil, nil
+	case err != nil:
+		return &exitWatch{}, nil
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("pidfd of pid %d: %w", ref.Pid, err)
+	}
+	w := &exitWatch{f: os.NewFile(uintptr(fd), "pidfd"), done: make(chan struct{})}
+	rc, err := w.f.SyscallConn()
+	if err != nil {
+		w.f.Close()
+		return nil, fmt.Errorf("pidfd of pid %d: %w", ref.Pid, err)
+	}
+	go func() {
+		// A pidfd polls readable once its process has exited.
+		err := rc.Read(func(fd uintptr) bool {
+			n, _ := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 0)
+			return n > 0
+		})
+		if err == nil {
+			close(w.done)
+		}
+	}()
+	return w, nil
+}
+
+func (w *exitWatch) exited() <-chan struct{} {
+	if w == nil {
+		return nil
+	}
+	return w.done
+}
+
+// stop closes the pidfd, which ends the goroutine that polls it.
+func (w *exitWatch) stop() {
+	if w != nil && w.f != nil {
+		w.f.Close()
+		w.f = nil
 	}
 }
 
@@ -313,8 +398,10 @@ func (sub *Subscription) end() {
 	}
 }
 
-// Lost is the number of events this subscription missed: dropped because C was
-// full, or overwritten in the kernel's ring buffer before they were read.
+// Lost counts what this subscription missed: one per event dropped because C was
+// full, plus one per time the reader fell behind and found events overwritten in
+// the kernel's ring buffer (how many is unknowable: their headers are gone too).
+// It is 0 if and only if the subscription missed nothing.
 func (sub *Subscription) Lost() uint64 {
 	return sub.lost.Load() + sub.n.reader.Lost() - sub.lostBase
 }

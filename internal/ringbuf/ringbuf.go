@@ -113,8 +113,10 @@ const backstopMillis = 100
 // MaxRecord is the longest record Read delivers.
 const MaxRecord = 256
 
-// Lost is how many records this reader missed: overwritten before it read them,
-// or too long.
+// Lost counts what this reader missed: one for each record too long, and one
+// for each time it fell behind and found records overwritten before it read
+// them, however many records that was (their headers are overwritten too: the
+// number is unknowable). It is 0 if and only if the reader missed nothing.
 func (r *Reader) Lost() uint64 { return r.lost.Load() }
 
 // consume hands every committed record after the reader's own position to fn and
