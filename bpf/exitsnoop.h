@@ -53,6 +53,13 @@ struct exit_note {
 	struct exit_status status;
 };
 
+/* Value of the one-entry mmapable notify_wake array: a reader of the notify ring
+ * buffer sets waiting before it sleeps; the program clears it and wakes readers. */
+struct notify_wake {
+	__u32 waiting;
+	__u32 pad;
+};
+
 /* Per-CPU counters, one struct at key 0 of the stats map. */
 struct exitsnoop_stats {
 	__u64 exits;        /* exits of traced processes seen */

@@ -36,6 +36,10 @@ enum {
 enum {
 	BPF_F_MMAPABLE = (1U << 10),
 };
+enum {
+	BPF_RB_NO_WAKEUP = (1ULL << 0),
+	BPF_RB_FORCE_WAKEUP = (1ULL << 1),
+};
 
 #pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
 

@@ -183,6 +183,7 @@ func checkLayout(fds map[string]int) error {
 		mapStats:  {4, unsafe.Sizeof(kernelStats{})},
 		mapMeta:   {4, unsafe.Sizeof(meta{})},
 		mapTrace:  {8, unsafe.Sizeof(traceRef{})},
+		mapWake:   {4, 8},
 	}
 	for name, kv := range want {
 		info, err := bpfsys.GetMapInfo(fds[name])

@@ -33,6 +33,7 @@ const (
 	mapStats  = "stats"
 	mapMeta   = "meta"
 	mapNotify = "notify"
+	mapWake   = "notify_wake"
 	mapTrace  = "trace_refs"
 )
 
@@ -45,7 +46,7 @@ var (
 )
 
 // mapNames are the maps, pinned in this order: meta last.
-var mapNames = []string{mapTasks, mapEvents, mapRefs, mapStats, mapNotify, mapTrace, mapMeta}
+var mapNames = []string{mapTasks, mapEvents, mapRefs, mapStats, mapNotify, mapWake, mapTrace, mapMeta}
 
 // meta mirrors struct exitsnoop_meta.
 type meta struct {

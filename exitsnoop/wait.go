@@ -45,20 +45,29 @@ type notifier struct {
 	once    sync.Once
 	err     error
 	reader  *ringbuf.Reader
+	wake    []byte // the notify_wake array, mapped
 	done    chan struct{}
 	mu      sync.Mutex
 	waiters map[uint64][]chan *ExitStatus
 	subs    map[*Subscription]struct{}
 }
 
-// start launches the reader goroutine once.
-func (n *notifier) start(fd int) error {
+// start launches the reader goroutine once, on the ring buffer fd and the
+// notify_wake array wakeFd.
+func (n *notifier) start(fd, wakeFd int) error {
 	n.once.Do(func() {
+		n.wake, n.err = unix.Mmap(wakeFd, 0, os.Getpagesize(), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+		if n.err != nil {
+			n.err = fmt.Errorf("mapping %s: %w", mapWake, n.err)
+			return
+		}
 		n.reader, n.err = ringbuf.NewReader(fd, notifySize)
 		if n.err != nil {
+			unix.Munmap(n.wake)
 			n.err = fmt.Errorf("reading notify ring buffer: %w", n.err)
 			return
 		}
+		n.reader.WakeOnDemand((*uint32)(unsafe.Pointer(&n.wake[0])))
 		n.mu.Lock()
 		n.subs = map[*Subscription]struct{}{}
 		n.mu.Unlock()
@@ -70,6 +79,7 @@ func (n *notifier) start(fd int) error {
 
 func (n *notifier) run() {
 	defer close(n.done)
+	defer unix.Munmap(n.wake)
 	defer n.reader.Release()
 	for {
 		err := n.reader.Read(func(rec []byte) {
@@ -155,7 +165,7 @@ func (s *Store) startNotifier() error {
 		return err
 	}
 	defer s.mu.RUnlock()
-	return s.notify.start(s.fds[mapNotify])
+	return s.notify.start(s.fds[mapNotify], s.fds[mapWake])
 }
 
 // Wait returns the exit of traceID as soon as the kernel records it: at once if it

@@ -14,6 +14,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -42,6 +43,8 @@ type Reader struct {
 	wakefd           int
 	closed           atomic.Bool
 	events           [2]unix.EpollEvent
+	waiting          *uint32   // the producer's flag: wake me (WakeOnDemand)
+	last             time.Time // when Read last found records
 }
 
 // NewReader maps the ring buffer behind fd (fd may be closed afterwards).
@@ -88,16 +91,48 @@ func NewReader(fd int, size uint32) (_ *Reader, retErr error) {
 func (r *Reader) consumerPos() *uint64 { return (*uint64)(unsafe.Pointer(&r.cons[0])) }
 func (r *Reader) producerPos() *uint64 { return (*uint64)(unsafe.Pointer(&r.prod[0])) }
 
+// WakeOnDemand tells the reader that the producer writes records without waking
+// readers, and wakes them all (BPF_RB_FORCE_WAKEUP) only when it finds *waiting
+// set, clearing it. Read then sets it before it sleeps, and first lingers awake
+// for a few milliseconds after records came, looking at shorter and shorter
+// intervals: a stream of records then costs the producer no wake-ups. Call it
+// before the first Read.
+func (r *Reader) WakeOnDemand(waiting *uint32) { r.waiting = waiting }
+
+// Lingering after records came: Read looks again after lingerFirst, doubling up
+// to lingerMax, for lingerFor in all, before it sets the waiting flag and sleeps.
+const (
+	lingerFirst = 50 * time.Microsecond
+	lingerMax   = time.Millisecond
+	lingerFor   = 5 * time.Millisecond
+)
+
 // Read calls fn for each available record, in order, then returns; when none is
 // available it first waits for one. The record's bytes are a copy, valid only
 // during fn; records longer than MaxRecord are skipped, as lost.
 func (r *Reader) Read(fn func(record []byte)) error {
+	pause := lingerFirst
 	for {
 		if r.closed.Load() {
 			return ErrClosed
 		}
 		if n := r.consume(fn); n > 0 {
+			r.last = time.Now()
 			return nil
+		}
+		if r.waiting != nil {
+			if time.Since(r.last) < lingerFor {
+				time.Sleep(pause)
+				pause = min(2*pause, lingerMax)
+				continue
+			}
+			// An atomic store orders the flag before the look at the records, as the
+			// producer's commit orders its record before its look at the flag.
+			atomic.StoreUint32(r.waiting, 1)
+			if n := r.consume(fn); n > 0 {
+				r.last = time.Now()
+				return nil
+			}
 		}
 		if _, err := unix.EpollWait(r.epfd, r.events[:], backstopMillis); err != nil && err != unix.EINTR {
 			return fmt.Errorf("epoll_wait: %w", err)
