@@ -1,8 +1,10 @@
 # exitsnoop: `make` builds everything, `make test` runs the real-kernel tests (as root).
-# Targets: all test demo static cabi vmtest bench clean.
+# Targets: all test demo static cabi vmtest bench clean install-libbpf consumer consumer-test.
 
 OUTPUT    := $(abspath build)
-LIBBPF    := $(abspath libbpf)
+# libbpf's source: the submodule, or, in a tree without one (our module as Go's proxy
+# serves it), a copy that scripts/fetch-libbpf.sh fills under OUTPUT.
+LIBBPF    := $(abspath $(if $(wildcard libbpf),libbpf,$(OUTPUT)/libbpf-src))
 LIBBPF_A  := $(OUTPUT)/libbpf/libbpf.a
 BPF_OBJ   := internal/bpfobj/exitsnoop.bpf.o
 BPF_BUILT := $(OUTPUT)/exitsnoop.bpf.o
@@ -19,7 +21,8 @@ SETUP     := $(OUTPUT)/.setup-done
 export CGO_CFLAGS  := -I$(OUTPUT)/libbpf/include -I$(LIBBPF)/include/uapi
 export CGO_LDFLAGS := $(LIBBPF_A) -lelf -lz
 
-.PHONY: all setup libbpf bpf build test demo static cabi vmtest bench clean check-bpf
+.PHONY: all setup libbpf install-libbpf bpf build test demo static cabi vmtest bench clean check-bpf \
+	consumer consumer-test
 
 all: build check-bpf
 
@@ -32,11 +35,20 @@ $(SETUP): scripts/setup.sh
 $(LIBBPF)/src/libbpf.c: | $(SETUP)
 	bash scripts/fetch-libbpf.sh $(LIBBPF)
 
+LIBBPF_MAKE = $(MAKE) -C $(LIBBPF)/src -s BUILD_STATIC_ONLY=1 EXTRA_CFLAGS="-fPIC -O2" OBJDIR=$(OUTPUT)/libbpf/obj
+
 libbpf: $(LIBBPF_A)
 $(LIBBPF_A): $(LIBBPF)/src/libbpf.c
-	$(MAKE) -C $(LIBBPF)/src -s BUILD_STATIC_ONLY=1 EXTRA_CFLAGS="-fPIC -O2" \
-		OBJDIR=$(OUTPUT)/libbpf/obj DESTDIR=$(OUTPUT)/libbpf \
-		INCLUDEDIR=/include LIBDIR= UAPIDIR=/include install install_uapi_headers
+	$(LIBBPF_MAKE) DESTDIR=$(OUTPUT)/libbpf INCLUDEDIR=/include LIBDIR= UAPIDIR=/include \
+		install install_uapi_headers
+
+# libbpf for other modules' builds, as any user (README: "Using exitsnoop from your own
+# module"): PREFIX/lib/libbpf.a, PREFIX/lib/pkgconfig/libbpf.pc, PREFIX/include/{bpf,linux}/.
+# In a read-only tree (Go's module cache) add OUTPUT=<a directory you can write>.
+install-libbpf: $(LIBBPF_A)
+	@case "$(PREFIX)" in /*) ;; *) echo "install-libbpf: give an absolute PREFIX, e.g. make install-libbpf PREFIX=$$HOME/.local/libbpf-1.5" >&2; exit 1 ;; esac
+	$(LIBBPF_MAKE) PREFIX=$(PREFIX) LIBDIR=$(PREFIX)/lib install install_uapi_headers
+	@echo "install-libbpf: libbpf in $(DESTDIR)$(PREFIX); build with PKG_CONFIG_PATH=$(PREFIX)/lib/pkgconfig"
 
 # Relative paths and no DWARF keep the object byte-identical across checkouts.
 $(BPF_BUILT): bpf/exitsnoop.bpf.c bpf/exitsnoop.h bpf/kernel_types.h Makefile $(LIBBPF_A)
@@ -79,6 +91,13 @@ test: all
 # The C ABI: cgo/build/libexitsnoop.a, exitsnoop.h and exitsnoop.pc (cgo/README.md).
 cabi: $(LIBBPF_A) | $(SETUP)
 	$(MAKE) -C cgo
+
+# examples/consumer, a module of its own, built by the README's recipe alone (dynamic and
+# static, checked with file and ldd); consumer-test also runs it (as root).
+consumer: | $(SETUP)
+	bash scripts/consumer.sh $(OUTPUT)/consumer
+consumer-test: | $(SETUP)
+	bash scripts/consumer.sh --run $(OUTPUT)/consumer
 
 demo: build
 	bash scripts/check-env.sh
