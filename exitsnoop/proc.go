@@ -29,15 +29,20 @@ func (p procState) gone() bool {
 // ErrNoProcess, even if another process has the pid by then.
 type statFile uintptr
 
+// procPath writes /proc/<pid>/<name> NUL-terminated into buf, without allocating.
+func procPath(buf *[32]byte, pid uint32, name string) *byte {
+	n := copy(buf[:], "/proc/")
+	n += len(strconv.AppendUint(buf[n:n], uint64(pid), 10))
+	n += copy(buf[n:], name)
+	buf[n] = 0
+	return &buf[0]
+}
+
 // openProcStat opens /proc/<pid>/stat without allocating.
 func openProcStat(pid uint32) (statFile, error) {
 	var path [32]byte
-	n := copy(path[:], "/proc/")
-	n += len(strconv.AppendUint(path[n:n], uint64(pid), 10))
-	n += copy(path[n:], "/stat")
-	path[n] = 0
-	dirfd := unix.AT_FDCWD
-	fd, _, e := unix.Syscall6(unix.SYS_OPENAT, uintptr(dirfd), uintptr(unsafe.Pointer(&path[0])),
+	cwd := unix.AT_FDCWD
+	fd, _, e := unix.Syscall6(unix.SYS_OPENAT, uintptr(cwd), uintptr(unsafe.Pointer(procPath(&path, pid, "/stat"))),
 		uintptr(unix.O_RDONLY|unix.O_CLOEXEC), 0, 0, 0)
 	if e != 0 {
 		if e == syscall.ENOENT || e == syscall.ESRCH {
@@ -106,15 +111,19 @@ func atou(b []byte) uint64 {
 	return v
 }
 
-// PidnsOf returns the pid namespace of pid, for TaskInfo.PidnsInfo.
+// PidnsOf returns the pid namespace of pid, for TaskInfo.PidnsInfo. It does
+// not allocate unless it fails.
 func PidnsOf(pid uint32) (PidnsInfo, error) {
-	var st unix.Stat_t
-	p := fmt.Sprintf("/proc/%d/ns/pid", pid)
-	if err := unix.Stat(p, &st); err != nil {
-		if err == unix.ENOENT {
-			return PidnsInfo{}, fmt.Errorf("stat %s: %w", p, ErrNoProcess)
-		}
-		return PidnsInfo{}, fmt.Errorf("stat %s: %w", p, err)
+	var st unix.Statx_t
+	var path [32]byte
+	cwd := unix.AT_FDCWD
+	_, _, e := unix.Syscall6(unix.SYS_STATX, uintptr(cwd), uintptr(unsafe.Pointer(procPath(&path, pid, "/ns/pid"))),
+		0, unix.STATX_INO, uintptr(unsafe.Pointer(&st)), 0)
+	switch {
+	case e == syscall.ENOENT || e == syscall.ESRCH:
+		return PidnsInfo{}, fmt.Errorf("stat /proc/%d/ns/pid: %w", pid, ErrNoProcess)
+	case e != 0:
+		return PidnsInfo{}, fmt.Errorf("stat /proc/%d/ns/pid: %w", pid, e)
 	}
-	return PidnsInfo{Dev: st.Dev, Ino: st.Ino}, nil
+	return PidnsInfo{Dev: unix.Mkdev(st.Dev_major, st.Dev_minor), Ino: st.Ino}, nil
 }

@@ -3,12 +3,14 @@ package exitsnoop
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 )
 
 func TestExitByCode(t *testing.T) {
@@ -71,6 +73,9 @@ func TestPidNamespace(t *testing.T) {
 	p := startScenario(t, "exit", "4")
 	ns, err := PidnsOf(p.pid)
 	require.NoError(t, err)
+	var nsStat unix.Stat_t
+	require.NoError(t, unix.Stat(fmt.Sprintf("/proc/%d/ns/pid", p.pid), &nsStat))
+	assert.Equal(t, PidnsInfo{Dev: nsStat.Dev, Ino: nsStat.Ino}, ns, "what stat(2) says, as the seed's callers compute it")
 	require.NoError(t, s.Trace(p.pid, &TaskInfo{TraceID: 4, PidnsInfo: ns}))
 	p.finish(t)
 	ev, err := s.GetExitedEvent(4)
