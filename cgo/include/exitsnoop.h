@@ -52,6 +52,9 @@
  *                  or the caller is not in the host's pid namespace
  *     -ENOPKG      no tracer is pinned under the bpffs root (install it with
  *                  exitsnoop_ensure_running or `exitsnoop install`)
+ *     -ENOLINK     the pins under the root have no running program (an
+ *                  install or upgrade killed midway, a removed link pin):
+ *                  exitsnoop_ensure_running repairs them, keeping their maps
  *     -EPROTO      the pins under the root are of an incompatible format
  *     -EOPNOTSUPP  the kernel lacks a feature exitsnoop needs (5.8+, BTF)
  *     -EPERM, -EACCES, -ENOMEM, ...  from the kernel, as is
@@ -245,8 +248,8 @@ EXITSNOOP_API int exitsnoop_store_open(const struct exitsnoop_open_opts *opts,
 /*
  * Opens the tracer already pinned under bpffs_root (by
  * exitsnoop_ensure_running, or `exitsnoop install`, in any process).
- * -ENOPKG if none is pinned there; -EPROTO if the pins are of another format.
- * *store as exitsnoop_store_open.
+ * -ENOPKG if none is pinned there; -EPROTO if the pins are of another format;
+ * -ENOLINK if they have no running program. *store as exitsnoop_store_open.
  */
 EXITSNOOP_API int exitsnoop_store_open_pinned(const char *bpffs_root,
 					      exitsnoop_store **store);

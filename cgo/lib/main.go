@@ -76,6 +76,7 @@ func errnoOf(err error) C.int {
 	}{
 		{exitsnoop.ErrClosed, C.EBADF},
 		{exitsnoop.ErrNotInstalled, C.ENOPKG},
+		{exitsnoop.ErrNotRunning, C.ENOLINK},
 		{exitsnoop.ErrIncompatible, C.EPROTO},
 		{exitsnoop.ErrNotSupported, C.EOPNOTSUPP},
 		{exitsnoop.ErrLost, C.ENODATA},

@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/bpf.h>
 #include <pthread.h>
 #include <signal.h>
@@ -610,6 +611,21 @@ static void test_pinned(void)
 	OK(exitsnoop_store_get_exited_event(s1, 901, &es));
 	OK(exitsnoop_store_free(s1));
 	s1 = NULL;
+
+	/* Pins without their link record nothing: -ENOLINK; ensure_running repairs them. */
+	{
+		char lnk[PATH_MAX];
+
+		snprintf(lnk, sizeof(lnk), "%s/.exitsnoop.bpf/link", root);
+		OK(unlink(lnk));
+		RET(exitsnoop_store_open_pinned(root, &s1), -ENOLINK);
+		CHECK(s1 == NULL);
+		OK(exitsnoop_ensure_running(root));
+		OK(exitsnoop_store_open_pinned(root, &s1));
+		OK(exitsnoop_store_get_exited_event(s1, 901, &es)); /* the maps are kept */
+		OK(exitsnoop_store_free(s1));
+		s1 = NULL;
+	}
 
 	/* Pins of another format: -EPROTO (data in them: ensure_running refuses too). */
 	OK(corrupt_format(root));
