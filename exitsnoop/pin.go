@@ -68,13 +68,16 @@ func ensure(opts Options) error {
 		return err
 	}
 	old, err := readPinnedMeta(dir)
+	if err != nil && !errors.Is(err, ErrNotInstalled) {
+		return err
+	}
 	switch {
 	case err == nil && old.FormatVersion == formatVersion && old.PidBuckets == pidBuckets && mapsPinned(dir):
 		if old.BuildID == buildID && running(dir, true) == nil {
 			return nil
 		}
 		return upgrade(dir, opts)
-	case err == nil || !errors.Is(err, ErrNotInstalled) || hasPins(dir):
+	case err == nil || hasPins(dir):
 		// Another format (the seed's pins have no meta), or an install killed before
 		// it pinned every map: replace it only if it holds no data.
 		if err := removeIfEmpty(dir, old); err != nil {
@@ -109,7 +112,7 @@ func lockRoot(root string) (func(), error) {
 		return nil, fmt.Errorf("bpffs root %s is not a directory: %w", root, ErrInvalidArgument)
 	}
 	if err := os.MkdirAll(root, 0o700); err != nil {
-		return nil, fmt.Errorf("creating bpffs root: %w", err)
+		return nil, fmt.Errorf("creating bpffs root: %w%s", err, needs(err, needInstall))
 	}
 	for try := 0; try < 8; try++ {
 		fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -147,7 +150,7 @@ func lockRoot(root string) (func(), error) {
 func makePinDir(root string) (string, error) {
 	dir := pinDir(root)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", fmt.Errorf("creating pin directory: %w", err)
+		return "", fmt.Errorf("creating pin directory: %w%s", err, needs(err, needInstall))
 	}
 	if onBPFFS(dir) {
 		return dir, nil
@@ -158,9 +161,24 @@ func makePinDir(root string) (string, error) {
 
 func mountBPFFS(dir string) error {
 	if err := unix.Mount("bpffs", dir, "bpf", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0700"); err != nil {
-		return fmt.Errorf("mounting bpffs at %s (need root): %w", dir, err)
+		return fmt.Errorf("mounting bpffs at %s: %w%s", dir, err, needs(err, needMount))
 	}
 	return nil
+}
+
+// What an operation on pins needs beyond a private tracer's CAP_BPF+CAP_PERFMON.
+const (
+	needMount   = "CAP_SYS_ADMIN to mount a bpffs"
+	needInstall = "root, or write access to the bpffs root and CAP_SYS_ADMIN to mount a bpffs there"
+	needPins    = "root or CAP_DAC_OVERRIDE: the pin directory is root's, mode 0700"
+)
+
+// needs says what a failed operation needs when err is a permission error.
+func needs(err error, what string) string {
+	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+		return " (needs " + what + ")"
+	}
+	return ""
 }
 
 // install loads a new tracer and pins its maps, meta written, then its programs
@@ -330,7 +348,7 @@ func readPinnedMeta(dir string) (meta, error) {
 		return meta{}, ErrNotInstalled
 	}
 	if err != nil {
-		return meta{}, fmt.Errorf("opening pinned map %s: %w", p, err)
+		return meta{}, fmt.Errorf("opening pinned map %s: %w%s", p, err, needs(err, needPins))
 	}
 	defer unix.Close(fd)
 	info, err := bpfsys.GetMapInfo(fd)

@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"sort"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -111,8 +110,6 @@ func explain(err error, root string) string {
 	switch {
 	case errors.Is(err, exitsnoop.ErrNotInstalled):
 		return fmt.Sprintf("%v: run `exitsnoop install --bpffs %s` first", err, root)
-	case errors.Is(err, syscall.EPERM), errors.Is(err, syscall.EACCES):
-		return fmt.Sprintf("%v: need root or CAP_BPF", err)
 	case errors.Is(err, exitsnoop.ErrIncompatible):
 		return err.Error()
 	}
