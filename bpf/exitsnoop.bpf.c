@@ -75,7 +75,8 @@ struct {
 } notify SEC(".maps");
 
 /* A wake-up is an irq_work (a self-IPI: ~27 us in a VM) in the exiting task: records go
- * out without one, and one wakes every reader only when some reader sleeps. */
+ * out without one, and one wakes the readers only when some reader sleeps (a reader that
+ * another reader's shared consumer position passed sleeps on to its epoll backstop). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
@@ -112,12 +113,18 @@ static __always_inline int wait_status(struct task_struct *task)
 	return task->group_leader->exit_code;
 }
 
-/* Marks the trace ID's reference with why no event came. */
+/* Marks the trace ID's reference with why no event came, or (fate 0) removes it, if it
+ * still follows pid: a trace ID taken over by another process is left alone. */
 static __always_inline void set_fate(__u64 trace_id, __u32 pid, __u32 fate)
 {
-	struct trace_ref ref = { .pid = pid, .fate = fate };
+	struct trace_ref *ref = bpf_map_lookup_elem(&trace_refs, &trace_id);
 
-	bpf_map_update_elem(&trace_refs, &trace_id, &ref, BPF_EXIST);
+	if (!ref || ref->pid != pid)
+		return;
+	if (fate == EXITSNOOP_FATE_TRACED)
+		bpf_map_delete_elem(&trace_refs, &trace_id);
+	else
+		ref->fate = fate;
 }
 
 /* Whether a start time (ns of CLOCK_BOOTTIME) is the one /proc/<pid>/stat showed the
@@ -204,7 +211,7 @@ static __always_inline int record_exit(struct task_struct *task, bool fallback)
 	}
 	/* The event is there (ours, or one recorded from a wait status): a waiter that finds
 	 * no reference looks at exited_events again. */
-	bpf_map_delete_elem(&trace_refs, &info.trace_id);
+	set_fate(info.trace_id, tgid, EXITSNOOP_FATE_TRACED);
 	if (err) {
 		count(st, duplicate);
 		return 0;
@@ -221,10 +228,12 @@ static __always_inline int record_exit(struct task_struct *task, bool fallback)
 	 * waiting comes before it looks for records: one of the two sees the other. */
 	wake = bpf_map_lookup_elem(&notify_wake, &zero);
 	if (wake && wake->waiting) {
-		wake->waiting = 0;
+		/* A full ring buffer refuses even this: the flag stays up for the next exit. */
 		waker = bpf_ringbuf_reserve(&notify, 0, 0);
-		if (waker)
+		if (waker) {
+			wake->waiting = 0;
 			bpf_ringbuf_discard(waker, BPF_RB_FORCE_WAKEUP);
+		}
 	}
 	return 0;
 }

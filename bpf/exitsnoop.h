@@ -7,7 +7,7 @@
 #ifndef __EXITSNOOP_H
 #define __EXITSNOOP_H
 
-#define EXITSNOOP_FORMAT_VERSION 3 /* 1 was the seed's */
+#define EXITSNOOP_FORMAT_VERSION 4 /* 1 was the seed's */
 
 /* Byte counters of the pid_refs array: a counting filter in front of tracing_tasks. */
 #define EXITSNOOP_PID_BUCKETS (1U << 16)
@@ -26,7 +26,7 @@ struct task_info {
 
 /* Why a traced exit has no event: the fate of a trace_refs entry. */
 enum exitsnoop_fate {
-	EXITSNOOP_FATE_TRACED = 0,  /* traced, not exited yet */
+	EXITSNOOP_FATE_TRACED = 0,  /* traced, not exited yet (set_fate: recorded, remove it) */
 	EXITSNOOP_FATE_DROPPED = 1, /* exited while exited_events was full */
 	EXITSNOOP_FATE_STALE = 2,   /* its exit was missed; another process's exit found the entry */
 	EXITSNOOP_FATE_MISSED = 3,  /* its exit was missed (set by user space, which saw it gone) */

@@ -144,20 +144,32 @@ func TestUpgradeCrash(t *testing.T) {
 	assertAttached(t, base, "")
 }
 
-// TestUninstallCrash: an Uninstall killed after removing the pins leaves an
-// empty mount that EnsureRunning reuses and Uninstall removes.
+// TestUninstallCrash: an Uninstall killed at any step leaves pins that NewStore
+// refuses and that EnsureRunning replaces, or Uninstall removes; a Store kept open
+// across the Uninstall refuses to trace into the retired maps.
 func TestUninstallCrash(t *testing.T) {
-	root := bpffsRoot(t)
-	require.NoError(t, ensure(testOpts(root)))
-	crashed(t, root, "uninstall", "uninstall:unpinned")
-	_, err := NewStore(root)
-	require.ErrorIs(t, err, ErrNotInstalled)
-	require.NoError(t, ensure(testOpts(root)))
-	installed(t, root)
-	crashed(t, root, "uninstall", "uninstall:unpinned")
-	require.NoError(t, Uninstall(root))
-	assert.Zero(t, bpffsMounts(t, pinDir(root)))
-	assert.NoDirExists(t, pinDir(root))
+	steps := []string{"uninstall:retired", "unpin:" + linkPins[0], "unpin:" + mapEvents, "unpin:" + mapTrace, "uninstall:unpinned"}
+	for _, step := range steps {
+		t.Run(step, func(t *testing.T) {
+			root := bpffsRoot(t)
+			s, err := Open(testOpts(root))
+			require.NoError(t, err)
+			defer s.Close()
+			require.NoError(t, s.ExitedEventFromWaitStatus(1, 1, 0))
+			crashed(t, root, "uninstall", step)
+			_, err = NewStore(root)
+			require.True(t, errorIsAny(err, ErrNotInstalled, ErrNotRunning, ErrIncompatible), "NewStore: %v", err)
+			p := startScenario(t, "exit", "0")
+			require.ErrorIs(t, s.Trace(p.pid, &TaskInfo{TraceID: 2}), ErrNotRunning, "a retired tracer")
+			require.NoError(t, ensure(testOpts(root)))
+			installed(t, root)
+			crashed(t, root, "uninstall", step)
+			require.NoError(t, Uninstall(root))
+			assert.Zero(t, bpffsMounts(t, pinDir(root)))
+			assert.NoDirExists(t, pinDir(root))
+			assertAttached(t, 0, "no orphan link")
+		})
+	}
 }
 
 // linkProgIDs reads the IDs of the programs the pinned links attach.

@@ -92,6 +92,23 @@ func helperRun(action string, args []string) error {
 		io.Copy(io.Discard, os.Stdin)
 		fmt.Println(outcome(action, root))
 		return nil
+	case "wait": // ROOT ID TIMEOUT: print what Wait returns within TIMEOUT
+		s, err := NewStore(root)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		id, _ := strconv.ParseUint(args[1], 10, 64)
+		d, _ := time.ParseDuration(args[2])
+		ctx, cancel := context.WithTimeout(context.Background(), d)
+		defer cancel()
+		ev, err := s.Wait(ctx, id)
+		if err != nil {
+			fmt.Println(err)
+		} else {
+			fmt.Println(ev)
+		}
+		return nil
 	case "trace-exit": // -: see runTraceExit
 		return traceExit()
 	case "supervise": // ROOT ID N: start N children reading fd 3, trace them, print "traced", wait

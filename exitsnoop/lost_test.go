@@ -195,9 +195,15 @@ func TestTraceReplacesOrphan(t *testing.T) {
 // runTraceExit runs the test binary as a helper under a wrapper (unshare) that
 // traces `sh -c 'exit 3'` with a private tracer and prints what it got.
 func runTraceExit(t *testing.T, wrapper ...string) string {
+	return runWrapped(t, "trace-exit", wrapper, "-")
+}
+
+// runWrapped runs the helper action with args under a wrapper (unshare) and
+// returns its output.
+func runWrapped(t *testing.T, action string, wrapper []string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(wrapper[0], append(wrapper[1:], os.Args[0], "-")...)
-	cmd.Env = append(os.Environ(), helperEnv+"=trace-exit")
+	cmd := exec.Command(wrapper[0], append(append(wrapper[1:], os.Args[0]), args...)...)
+	cmd.Env = append(os.Environ(), helperEnv+"="+action)
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	return strings.TrimSpace(string(out))
@@ -234,6 +240,13 @@ func traceExit() error {
 	if err != nil {
 		return err
 	}
+	// Times are the kernel's boottime, whatever this namespace's offset.
+	if d := time.Since(ev.ExitTime()); d < -time.Second || d > 5*time.Second {
+		return fmt.Errorf("exit time %v is %v from now", ev.ExitTime(), d)
+	}
+	if r := ev.Runtime(); r <= 0 || r > 5*time.Second {
+		return fmt.Errorf("runtime %v", r)
+	}
 	fmt.Println(ev)
 	return nil
 }
@@ -249,4 +262,25 @@ func TestTraceTimeNamespace(t *testing.T) {
 // Pids of a child pid namespace are not the host's, which the kernel records.
 func TestTracePidNamespace(t *testing.T) {
 	require.Equal(t, "ErrPidNamespace", runTraceExit(t, "unshare", "--pid", "--fork", "--mount-proc"))
+}
+
+// TestWaitInChildPidNamespace: a Store whose pid namespace is not the host's
+// cannot judge a traced pid's liveness: its Wait waits for the kernel, and says
+// nothing false to the other Stores.
+func TestWaitInChildPidNamespace(t *testing.T) {
+	root := bpffsRoot(t)
+	s, err := Open(Options{BPFFSRoot: root})
+	require.NoError(t, err)
+	defer s.Close()
+	p := traceAlive(t, s, 5)
+	out := runWrapped(t, "wait", []string{"unshare", "--pid", "--fork", "--mount-proc"}, root, "5", "1500ms")
+	require.Equal(t, "context deadline exceeded", out, "no verdict on a live process")
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err = s.Wait(ctx, 5)
+	require.ErrorIs(t, err, context.DeadlineExceeded, "the host's Wait still waits")
+	require.NoError(t, p.cmd.Process.Kill())
+	status := p.wait(t)
+	out = runWrapped(t, "wait", []string{"unshare", "--pid", "--fork", "--mount-proc"}, root, "5", "10s")
+	assert.Contains(t, out, "killed by", "the kernel's record reaches it (status %#x)", status)
 }

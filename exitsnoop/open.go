@@ -112,7 +112,7 @@ func NewStore(bpffsRoot string) (*Store, error) {
 		if err != nil {
 			closeFds(fds)
 			if errors.Is(err, unix.ENOENT) {
-				return nil, fmt.Errorf("opening pinned program %s: %w (EnsureRunning installs it)", p, ErrNotInstalled)
+				return nil, fmt.Errorf("opening pinned program %s: %w (EnsureRunning repairs it)", p, ErrNotRunning)
 			}
 			return nil, fmt.Errorf("opening pinned program %s: %w", p, err)
 		}
@@ -124,6 +124,9 @@ func NewStore(bpffsRoot string) (*Store, error) {
 		return nil, err
 	}
 	m, err := s.readMeta()
+	if err == nil && m.FormatVersion == formatRetired {
+		err = fmt.Errorf("pins at %s are being uninstalled: %w", dir, ErrNotInstalled)
+	}
 	if err == nil && (m.FormatVersion != formatVersion || m.PidBuckets != pidBuckets) {
 		err = fmt.Errorf("pins at %s have format %d, this build reads %d: %w", dir, m.FormatVersion, formatVersion, ErrIncompatible)
 	}

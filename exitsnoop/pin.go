@@ -5,12 +5,16 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 
 	"exitsnoop.dev/internal/bpfsys"
 )
+
+// formatRetired in the pinned meta marks pins that Uninstall is removing.
+const formatRetired = ^uint32(0)
 
 // ErrNotRunning: pins without a running program (an install or upgrade killed
 // midway, a removed link pin); EnsureRunning repairs them, keeping their maps.
@@ -71,12 +75,19 @@ func ensure(opts Options) error {
 	if err != nil && !errors.Is(err, ErrNotInstalled) {
 		return err
 	}
+	ours := err == nil && old.FormatVersion == formatVersion && old.PidBuckets == pidBuckets
 	switch {
-	case err == nil && old.FormatVersion == formatVersion && old.PidBuckets == pidBuckets && mapsPinned(dir):
+	case ours && mapsPinned(dir):
 		if old.BuildID == buildID && running(dir, true) == nil {
 			return nil
 		}
 		return upgrade(dir, opts)
+	case ours || (err == nil && old.FormatVersion == formatRetired):
+		// This format's pins without all their maps, or an Uninstall killed midway:
+		// what is left goes, data and all, as its Uninstall meant.
+		if err := removePins(dir); err != nil {
+			return err
+		}
 	case err == nil || hasPins(dir):
 		// Another format (the seed's pins have no meta), or an install killed before
 		// it pinned every map: replace it only if it holds no data.
@@ -133,6 +144,10 @@ func lockRoot(root string) (func(), error) {
 		case held.Dev != now.Dev || held.Ino != now.Ino: // covered by a mount meanwhile
 			unix.Close(fd)
 		case fs.Type == unix.SYSFS_MAGIC: // sysfs allows no directory: a bpffs goes here
+			if names, _ := os.ReadDir(root); len(names) > 0 {
+				unix.Close(fd)
+				return nil, fmt.Errorf("bpffs root %s is a sysfs directory that is not empty: %w", root, ErrInvalidArgument)
+			}
 			err := mountBPFFS(root)
 			unix.Close(fd)
 			if err != nil {
@@ -420,6 +435,17 @@ func Uninstall(bpffsRoot string) error {
 			return fmt.Errorf("pin directory %s: %w", dir, ErrNotInstalled)
 		}
 	}
+	if fd, err := bpfsys.ObjGet(filepath.Join(dir, mapMeta)); err == nil {
+		// Stores still open on the maps see it: their Trace fails with ErrNotRunning.
+		m := meta{FormatVersion: formatRetired}
+		var key uint32
+		err = bpfsys.Update(fd, unsafe.Pointer(&key), unsafe.Pointer(&m), bpfsys.Any)
+		unix.Close(fd)
+		if err != nil {
+			return fmt.Errorf("retiring meta: %w", err)
+		}
+	}
+	step("uninstall:retired")
 	if err := removePins(dir); err != nil {
 		return err
 	}
@@ -435,18 +461,25 @@ func Uninstall(bpffsRoot string) error {
 	return nil
 }
 
-// removePins removes every pin in dir, the link first so the program stops first.
+// removePins removes every pin in dir: the links first, so the programs stop
+// first, and the meta last, so that pins killed midway still say what they were.
 func removePins(dir string) error {
 	names, err := pins(dir)
 	if err != nil {
 		return fmt.Errorf("reading pin directory: %w", err)
 	}
-	var errs []error
-	if err := os.Remove(filepath.Join(dir, linkPin)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		errs = append(errs, err)
-	}
+	order := append([]string{}, linkPins...)
 	for _, name := range names {
-		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if name != mapMeta && !slices.Contains(linkPins, name) {
+			order = append(order, name)
+		}
+	}
+	var errs []error
+	for _, name := range append(order, mapMeta) {
+		switch err := os.Remove(filepath.Join(dir, name)); {
+		case err == nil:
+			step("unpin:" + name)
+		case !errors.Is(err, os.ErrNotExist):
 			errs = append(errs, err)
 		}
 	}

@@ -1,6 +1,7 @@
 package exitsnoop
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -96,15 +97,35 @@ func (s *Store) Capacity() (tracingTasks, exitedEvents uint32, err error) {
 // cpuPossible lists the possible CPUs ("0-3,5"); tests point it at other lists.
 var cpuPossible = "/sys/devices/system/cpu/possible"
 
-// maxCPUs bounds the kernel's possible CPUs (NR_CPUS is at most 8192).
+// maxCPUs bounds the kernel's possible CPUs (NR_CPUS is at most 8192); one
+// slot more stays unwritten.
 const maxCPUs = 8192
 
 // possibleCPUs is how many per-CPU slots the kernel copies for a value of the
-// per-CPU stats map (fd): the count cpuPossible lists, checked against the
-// kernel's own copy, so that a list that is short (a container without /sys,
-// CPUs hidden by cgroups or affinity) is an error and never a short buffer.
+// per-CPU stats map (fd), measured on the kernel's own copy. Where cpuPossible
+// can be read it must list as many (libbpf and other readers size their buffers
+// by it): a short list (CPUs hidden by cgroups or affinity) is an error, never a
+// short buffer. Without it (a container without /sys), the measure stands.
 func possibleCPUs(fd int) (int, error) {
+	// The kernel writes num_possible_cpus() values; a slot it did not write keeps
+	// the all-ones pattern, which no counter ever reaches.
+	ones := kernelStats{^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)}
+	buf := make([]kernelStats, maxCPUs+1)
+	for i := range buf {
+		buf[i] = ones
+	}
+	var key uint32
+	if err := bpfsys.Lookup(fd, unsafe.Pointer(&key), unsafe.Pointer(&buf[0])); err != nil {
+		return 0, fmt.Errorf("reading stats: %w", err)
+	}
+	copied := 0
+	for copied <= maxCPUs && buf[copied] != ones {
+		copied++
+	}
 	b, err := os.ReadFile(cpuPossible)
+	if errors.Is(err, os.ErrNotExist) {
+		return copied, nil
+	}
 	if err != nil {
 		return 0, fmt.Errorf("reading possible CPUs: %w", err)
 	}
@@ -112,24 +133,10 @@ func possibleCPUs(fd int) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("possible CPUs %q in %s: %w", b, cpuPossible, err)
 	}
-	// The kernel writes num_possible_cpus() values; a slot it did not write keeps
-	// its all-ones pattern, which no counter ever reaches.
-	buf := make([]kernelStats, maxCPUs)
-	for i := range buf {
-		buf[i] = kernelStats{^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)}
-	}
-	var key uint32
-	if err := bpfsys.Lookup(fd, unsafe.Pointer(&key), unsafe.Pointer(&buf[0])); err != nil {
-		return 0, fmt.Errorf("reading stats: %w", err)
-	}
-	copied := 0
-	for copied < maxCPUs && buf[copied] != buf[maxCPUs-1] {
-		copied++
-	}
 	if listed != copied {
 		return 0, fmt.Errorf("%s lists %d possible CPUs, the kernel has %d: %w", cpuPossible, listed, copied, ErrInvalidArgument)
 	}
-	return listed, nil
+	return copied, nil
 }
 
 // countCPUs counts the CPUs of a list such as "0-3,5" (the kernel's cpulist format).

@@ -2,6 +2,7 @@ package exitsnoop
 
 import (
 	"fmt"
+	"sync"
 	"syscall"
 	"time"
 
@@ -69,26 +70,32 @@ func (e *ExitStatus) StartTime() time.Time {
 	if e.StartBoottime == 0 {
 		return time.Time{}
 	}
-	return wallTime(unix.CLOCK_BOOTTIME, e.StartBoottime)
+	return wallTime(e.StartBoottime)
 }
 
 // ExitTime is the exit as wall-clock time (from ExittedTime).
-func (e *ExitStatus) ExitTime() time.Time { return wallTime(unix.CLOCK_MONOTONIC, e.ExittedTime) }
+func (e *ExitStatus) ExitTime() time.Time { return wallTime(e.ExittedTime) }
 
-// Runtime is how long the process ran (0 if its start is unknown).
+// Runtime is how long the process ran, suspends included: ExittedTime minus
+// StartBoottime, both CLOCK_BOOTTIME (0 if its start is unknown).
 func (e *ExitStatus) Runtime() time.Duration {
-	if e.StartBoottime == 0 {
+	if e.StartBoottime == 0 || e.ExittedTime < e.StartBoottime {
 		return 0
 	}
-	return e.ExitTime().Sub(e.StartTime())
+	return time.Duration(e.ExittedTime - e.StartBoottime)
 }
 
-// wallTime converts ns on clock to wall-clock time, by the clock's offset now.
-func wallTime(clock int32, ns uint64) time.Time {
+// wallTime converts ns since boot, as the kernel counts it (CLOCK_BOOTTIME
+// without this time namespace's offset), to wall-clock time, by the offset now.
+func wallTime(ns uint64) time.Time {
 	var ts unix.Timespec
 	now := time.Now()
-	if unix.ClockGettime(clock, &ts) != nil {
+	if unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts) != nil {
 		return time.Time{}
 	}
-	return now.Add(-time.Duration(uint64(ts.Nano()) - ns))
+	off, _ := nsBootOffset()
+	return now.Add(-time.Duration(uint64(ts.Nano()-off) - ns))
 }
+
+// nsBootOffset is this process's time namespace boottime offset, read once.
+var nsBootOffset = sync.OnceValues(boottimeOffset)

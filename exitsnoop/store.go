@@ -102,7 +102,7 @@ func (s *Store) DeleteTracingTask(pid uint32) error {
 
 // ExitedEventFromWaitStatus records an exit learned another way (from waitpid, say)
 // so that readers have one source of truth: an ExitStatus with pid, the raw wait
-// status and the current CLOCK_MONOTONIC time; StartBoottime is 0. A tracing entry
+// status and the current CLOCK_BOOTTIME time; StartBoottime is 0. A tracing entry
 // of pid with the same trace ID is removed. This Store's waiters and subscribers
 // are told at once; other processes' find it in the map. Returns ErrKeyExist if an event for
 // traceEventID exists (the kernel's record wins).
@@ -112,10 +112,11 @@ func (s *Store) ExitedEventFromWaitStatus(traceEventID uint64, pid uint32, statu
 	}
 	defer s.mu.RUnlock()
 	var now unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &now); err != nil {
-		return fmt.Errorf("reading CLOCK_MONOTONIC: %w", err)
+	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &now); err != nil {
+		return fmt.Errorf("reading CLOCK_BOOTTIME: %w", err)
 	}
-	ev := ExitStatus{Pid: pid, ExitCode: int32(status), ExittedTime: uint64(now.Nano())}
+	// The kernel's boottime, without this time namespace's offset.
+	ev := ExitStatus{Pid: pid, ExitCode: int32(status), ExittedTime: uint64(now.Nano() - s.bootOffset)}
 	if err := bpfsys.Update(s.events, unsafe.Pointer(&traceEventID), unsafe.Pointer(&ev), bpfsys.NoExist); err != nil {
 		return fmt.Errorf("record event %d: %w", traceEventID, mapErr(err))
 	}

@@ -145,13 +145,22 @@ func (s *Store) trace(pid uint32, pidfd int, info *TaskInfo) error {
 	if !s.hostPidns {
 		return ErrPidNamespace
 	}
+	if s.owner == nil { // pins: Uninstall retires their meta before it unpins them
+		if m, err := s.readMeta(); err != nil {
+			return err
+		} else if m.FormatVersion == formatRetired {
+			return fmt.Errorf("the tracer was uninstalled: %w", ErrNotRunning)
+		}
+	}
 	stat, err := openProcStat(pid)
 	if err != nil {
 		return err
 	}
 	defer stat.close()
-	if ok, err := alive(pidfd, stat); err != nil || !ok {
-		return errors.Join(err, fmt.Errorf("exited already: %w", ErrNoProcess))
+	if ok, err := alive(pidfd, stat); err != nil {
+		return err
+	} else if !ok {
+		return fmt.Errorf("exited already: %w", ErrNoProcess)
 	}
 	st, err := stat.read()
 	if err != nil {
@@ -186,7 +195,10 @@ func (s *Store) trace(pid uint32, pidfd int, info *TaskInfo) error {
 		return nil // the kernel has the entry: it records the exit, or marks the reference
 	}
 	s.dropRef(info.TraceID, pid)
-	return errors.Join(err, fmt.Errorf("exited while tracing began: %w", ErrNoProcess))
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("exited while tracing began: %w", ErrNoProcess)
 }
 
 // reserveRef claims trace ID id for pid: an ID that is traced or has an unread
@@ -258,10 +270,16 @@ func (s *Store) insertTask(pid uint32, v *taskValue) error {
 }
 
 // markMissed records that the exit traced under id was missed by the kernel.
+// An orphan tracing entry of id goes too: a later process with its pid must not
+// be taken for this one.
 func (s *Store) markMissed(id uint64, pid uint32) {
 	if ref, err := s.lookupRef(id); err == nil && ref.Pid == pid && ref.Fate == fateTraced {
 		ref.Fate = fateMissed
 		bpfsys.Update(s.traces, unsafe.Pointer(&id), unsafe.Pointer(&ref), bpfsys.Exist)
+	}
+	var v taskValue
+	if bpfsys.Lookup(s.tasks, unsafe.Pointer(&pid), unsafe.Pointer(&v)) == nil && v.TraceID == id {
+		s.deleteTask(pid)
 	}
 }
 

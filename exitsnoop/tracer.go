@@ -16,7 +16,7 @@ import (
 
 // Layout constants of bpf/exitsnoop.h.
 const (
-	formatVersion = 3       // EXITSNOOP_FORMAT_VERSION
+	formatVersion = 4       // EXITSNOOP_FORMAT_VERSION
 	pidBuckets    = 1 << 16 // EXITSNOOP_PID_BUCKETS
 )
 

@@ -29,7 +29,10 @@ type ExitStatus struct {
 	ExitCode int32
 	// StartBoottime is the process's start time, in ns since boot (CLOCK_BOOTTIME).
 	StartBoottime uint64
-	// ExittedTime is CLOCK_MONOTONIC in ns (bpf_ktime_get_ns) at the exit.
+	// ExittedTime is when the exit was recorded, in ns since boot
+	// (CLOCK_BOOTTIME, like StartBoottime, so that a suspend between the two
+	// counts; the seed used CLOCK_MONOTONIC). An exit recorded by the fallback
+	// carries the time of its reap.
 	ExittedTime uint64
 }
 

@@ -223,8 +223,7 @@ func (s *Store) Wait(ctx context.Context, traceID uint64) (*ExitStatus, error) {
 		}
 		select {
 		case <-exit.exited():
-			exit.stop()
-			exit = &exitWatch{ended: true}
+			exit.ended = true
 		case ev := <-notified:
 			return ev, nil
 		case <-ctx.Done():
@@ -232,16 +231,55 @@ func (s *Store) Wait(ctx context.Context, traceID uint64) (*ExitStatus, error) {
 		case <-s.closing:
 			return nil, ErrClosed
 		case <-recheck.C:
+			if status, ok := exit.childStatus(); ok {
+				// Exited, unrecorded, and our child: the exit program missed it and the
+				// fallback waits for a reap that is ours to do. Its status, exact.
+				s.ExitedEventFromWaitStatus(traceID, exit.pid, status)
+			}
 		}
 	}
 }
+
+// pidfdOpen is pidfd_open(2); the tests filter it as seccomp would.
+var pidfdOpen = unix.PidfdOpen
 
 // exitWatch hears the exit of a traced process: its pidfd, non-blocking, waits
 // in the Go runtime's netpoller. A watch without a pidfd hears nothing.
 type exitWatch struct {
 	f     *os.File
+	pid   uint32
 	done  chan struct{}
 	ended bool // the process has exited
+}
+
+// childStatus is the wait status of the exited process if it is a child of this
+// process that is not reaped yet (waitid with WNOWAIT leaves it so).
+func (w *exitWatch) childStatus() (uint32, bool) {
+	if !w.ended || w.f == nil {
+		return 0, false
+	}
+	rc, err := w.f.SyscallConn()
+	if err != nil {
+		return 0, false
+	}
+	var info unix.Siginfo
+	var werr error
+	rc.Control(func(fd uintptr) {
+		werr = unix.Waitid(unix.P_PIDFD, int(fd), &info, unix.WEXITED|unix.WNOWAIT|unix.WNOHANG, nil)
+	})
+	if werr != nil || info.Signo != int32(unix.SIGCHLD) {
+		return 0, false
+	}
+	status := uint32(*(*int32)(unsafe.Add(unsafe.Pointer(&info), 24))) // si_status
+	switch info.Code {
+	case 1: // CLD_EXITED
+		return status & 0xff << 8, true
+	case 2: // CLD_KILLED
+		return status & 0x7f, true
+	case 3: // CLD_DUMPED
+		return status&0x7f | 0x80, true
+	}
+	return 0, false
 }
 
 // watchExit watches the process traced under id, which pidfd_open checks; it
@@ -253,10 +291,13 @@ func (s *Store) watchExit(id uint64) (*exitWatch, error) {
 	}
 	ref, err := s.lookupRef(id)
 	s.mu.RUnlock()
+	if !s.hostPidns {
+		return nil, nil // the kernel's pids are not ours: the ring buffer tells
+	}
 	if err != nil || ref.Fate != fateTraced {
 		return &exitWatch{}, nil
 	}
-	fd, err := unix.PidfdOpen(int(ref.Pid), 0)
+	fd, err := pidfdOpen(int(ref.Pid), 0)
 	switch {
 	case err == unix.ENOSYS || err == unix.EPERM:
 		return nil, nil
@@ -267,7 +308,7 @@ func (s *Store) watchExit(id uint64) (*exitWatch, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("pidfd of pid %d: %w", ref.Pid, err)
 	}
-	w := &exitWatch{f: os.NewFile(uintptr(fd), "pidfd"), done: make(chan struct{})}
+	w := &exitWatch{f: os.NewFile(uintptr(fd), "pidfd"), pid: ref.Pid, done: make(chan struct{})}
 	rc, err := w.f.SyscallConn()
 	if err != nil {
 		w.f.Close()
@@ -286,8 +327,9 @@ func (s *Store) watchExit(id uint64) (*exitWatch, error) {
 	return w, nil
 }
 
+// exited is closed when the process exits; nil once that was seen.
 func (w *exitWatch) exited() <-chan struct{} {
-	if w == nil {
+	if w == nil || w.ended {
 		return nil
 	}
 	return w.done
@@ -324,6 +366,9 @@ func (s *Store) noEventYet(id uint64, goneSince *time.Time) (*ExitStatus, error)
 	}
 	if ref.Fate != fateTraced {
 		return nil, &LostError{TraceID: id, Pid: ref.Pid, Cause: ref.Fate.String()}
+	}
+	if !s.hostPidns {
+		return nil, nil // its pid means another process here: only the kernel can tell
 	}
 	if s.tracedAlive(id, ref.Pid) {
 		*goneSince = time.Time{}

@@ -10,15 +10,59 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"golang.org/x/sys/unix"
+
 	"exitsnoop.dev/internal/bpfsys"
+	"exitsnoop.dev/internal/ringbuf"
 )
 
 // notifiedOnly turns Wait's re-check off for one test: a waiter then ends only by
 // a notification (or its context), so a test of notifications fails when they fail.
 func notifiedOnly(t *testing.T) {
-	old := waitRecheck
-	waitRecheck = time.Hour
-	t.Cleanup(func() { waitRecheck = old })
+	old, oldBackstop := waitRecheck, ringbuf.BackstopMillis
+	waitRecheck, ringbuf.BackstopMillis = time.Hour, -1
+	t.Cleanup(func() { waitRecheck, ringbuf.BackstopMillis = old, oldBackstop })
+}
+
+// TestWaitRingOnly: where pidfd_open is filtered, Wait hears exits from the ring
+// buffer, whose reader sleeps until the program wakes it (no re-check, no backstop):
+// each exit comes after the reader stopped lingering and raised its flag.
+func TestWaitRingOnly(t *testing.T) {
+	notifiedOnly(t)
+	old := pidfdOpen
+	pidfdOpen = func(int, int) (int, error) { return -1, unix.ENOSYS }
+	t.Cleanup(func() { pidfdOpen = old })
+	s := openPrivate(t, Options{})
+	for id := uint64(1); id <= 3; id++ {
+		p := startScenario(t, "exit", "3")
+		require.NoError(t, s.Trace(p.pid, &TaskInfo{TraceID: id}))
+		done := make(chan *ExitStatus, 1)
+		go func() {
+			ev, err := s.Wait(context.Background(), id)
+			assert.NoError(t, err)
+			done <- ev
+		}()
+		time.Sleep(100 * time.Millisecond) // past the reader's 5 ms of lingering
+		require.Equal(t, int32(3<<8), p.finish(t))
+		ev := within(t, done, 2*time.Second, "Wait woken through the ring buffer")
+		assert.Equal(t, int32(3<<8), ev.ExitCode)
+	}
+}
+
+// TestWaitBeforeReap: a parent that waits for its child before reaping it gets
+// the status even when the exit program missed the exit (the fallback records at
+// the reap, which this parent would do only after Wait).
+func TestWaitBeforeReap(t *testing.T) {
+	p := startScenario(t, "exit", "0")
+	s := openPrivate(t, Options{testSkipExit: p.pid})
+	require.NoError(t, s.Trace(p.pid, &TaskInfo{TraceID: 1}))
+	require.NoError(t, p.cmd.Process.Signal(unix.SIGTERM))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ev, err := s.Wait(ctx, 1)
+	require.NoError(t, err)
+	assert.Equal(t, int32(unix.SIGTERM), ev.ExitCode)
+	assert.Equal(t, ev.ExitCode, p.wait(t), "what waitpid then reports")
 }
 
 // within receives from ch, or fails the test after d.

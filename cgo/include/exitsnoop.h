@@ -149,7 +149,7 @@ struct exitsnoop_exit_status {
 	int32_t exit_code;
 	/* Start of the process, ns since boot (CLOCK_BOOTTIME); 0 if unknown. */
 	uint64_t start_boottime;
-	/* The exit, CLOCK_MONOTONIC in ns. */
+	/* The exit, CLOCK_BOOTTIME in ns (as start_boottime; the seed used CLOCK_MONOTONIC). */
 	uint64_t exited_time;
 };
 
@@ -300,7 +300,7 @@ EXITSNOOP_API int exitsnoop_store_delete_tracing_task(exitsnoop_store *store, ui
 /*
  * Records an exit you learned another way (from waitpid, as the parent), so
  * that readers have one source of truth: an event under trace_id with pid,
- * the raw wait status and the current CLOCK_MONOTONIC time (start_boottime 0).
+ * the raw wait status and the current CLOCK_BOOTTIME time (start_boottime 0).
  * A tracing entry of pid with the same trace ID is removed. -EEXIST if an event
  * for trace_id exists already (the kernel's record wins).
  */

@@ -134,16 +134,17 @@ func (r *Reader) Read(fn func(record []byte)) error {
 				return nil
 			}
 		}
-		if _, err := unix.EpollWait(r.epfd, r.events[:], backstopMillis); err != nil && err != unix.EINTR {
+		if _, err := unix.EpollWait(r.epfd, r.events[:], BackstopMillis); err != nil && err != unix.EINTR {
 			return fmt.Errorf("epoll_wait: %w", err)
 		}
 	}
 }
 
-// backstopMillis bounds a sleep that a wake-up cannot end: the kernel tells
+// BackstopMillis bounds a sleep that a wake-up cannot end: the kernel tells
 // readers of new data by the shared consumer position, so a reader that another
 // reader overtook sees none when it wakes. With one reader it never matters.
-const backstopMillis = 100
+// (A variable for the tests that prove wake-ups alone wake readers.)
+var BackstopMillis = 100
 
 // MaxRecord is the longest record Read delivers.
 const MaxRecord = 256
