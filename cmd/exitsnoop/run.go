@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"exitsnoop.dev/exitsnoop"
 )
@@ -84,7 +86,10 @@ func runCmd(o *options, args []string) error {
 		return fmt.Errorf("tracing %s: %w", args[0], traceErr)
 	}
 
-	ev, err := store.GetExitedEvent(id)
+	// Recorded at the exit, or (by the fallback) just after the reap above.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ev, err := store.Wait(ctx, id)
 	if err != nil {
 		return fmt.Errorf("reading the event of trace %d: %w", id, err)
 	}
