@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The benchmark suite (`make bench`): measures the five figures of ours against the
+# The benchmark suite (`make bench`): measures the six figures of ours against the
 # reference (bench/reference/) and writes <repo>/BENCHMARKS.md and bench/charts/*.svg.
-# Needs root (BPF, kernel.bpf_stats_enabled); about 5 minutes on 2 cores.
+# Needs root (BPF, kernel.bpf_stats_enabled); about 6 minutes on 2 quiet cores.
 #   BENCH_QUICK=1 bash bench/run.sh   a smoke run with a tenth of the work
 #                                     (writes bench/out/, leaves BENCHMARKS.md alone)
 set -euo pipefail
@@ -42,16 +42,20 @@ fi
 mkdir -p "$RES" bin
 CMDS="$RES/commands.txt"
 : >"$CMDS"
-# run logs each command (as run from bench/) to the commands file, then runs it.
+# run logs each command (as run from bench/) to the commands file, then runs it
+# and says on stderr how long it took.
 run() {
 	printf '%s\n' "$*" >>"$CMDS"
 	echo "+ $*" >&2
-	eval "$@"
+	local start=$SECONDS rc=0
+	eval "$@" || rc=$?
+	echo "bench: $((SECONDS - start))s ($((SECONDS / 60))m$((SECONDS % 60))s in all)" >&2
+	return $rc
 }
 clang --version 2>/dev/null | head -1 | sed 's/^/# /' >>"$CMDS" || true
 
 run go build -tags $TAGS -o bin/figures ./cmd/figures
-run go test -tags $TAGS ./reference
+run go test -tags $TAGS ./reference ./cmd/figures
 # Figure 2.
 run go test -tags $TAGS -run "'^\$'" -bench . -benchmem -count $COUNT -benchtime $BENCHTIME ./cycle "| tee $RES/cycle.txt"
 # go run pkg@version: benchstat is no dependency of bench/go.mod; optional offline.
@@ -59,7 +63,7 @@ if ! run go run $BENCHSTAT -col /impl $RES/cycle.txt "> $RES/benchstat.txt"; the
 	echo "bench: benchstat unavailable, figure 2 keeps its own medians only" >&2
 	: >"$RES/benchstat.txt"
 fi
-# Figures 1, 3, 4, 5.
+# Figures 1, 3, 4, 5, 6.
 run bin/figures measure $QUICK -out $RES/figures.json
 # Profiling experiments behind the analysis (bench/profile).
 run PROBE_SPAWNS=$([ -n "$QUICK" ] && echo 1000 || echo 6000) go test -tags $TAGS -count 1 -v -run ProbeCosts ./profile "| tee $RES/probes.txt"

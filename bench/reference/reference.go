@@ -112,7 +112,7 @@ func loadAttach(opts Options, attach bool) (*Store, error) {
 	if !attach {
 		return &Store{tasks: objs.Tasks, events: objs.Events, prog: objs.Prog}, nil
 	}
-	l, err := link.AttachRawTracepoint(link.RawTracepointOptions{Name: tracepoint, Program: objs.Prog})
+	l, err := AttachRawTracepoint(objs.Prog)
 	if err != nil {
 		objs.Tasks.Close()
 		objs.Events.Close()
@@ -269,6 +269,21 @@ type Empty struct {
 
 // AttachEmpty loads and attaches the empty program.
 func AttachEmpty() (*Empty, error) {
+	prog, err := LoadEmpty()
+	if err != nil {
+		return nil, err
+	}
+	l, err := AttachRawTracepoint(prog)
+	if err != nil {
+		prog.Close()
+		return nil, fmt.Errorf("attaching empty program: %w", err)
+	}
+	return &Empty{Prog: prog, link: l}, nil
+}
+
+// LoadEmpty loads the empty program without attaching it (a raw tracepoint
+// program for sched_process_exit).
+func LoadEmpty() (*ebpf.Program, error) {
 	spec, err := loadSpec(Options{})
 	if err != nil {
 		return nil, err
@@ -277,12 +292,13 @@ func AttachEmpty() (*Empty, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading empty program: %w", err)
 	}
-	l, err := link.AttachRawTracepoint(link.RawTracepointOptions{Name: tracepoint, Program: prog})
-	if err != nil {
-		prog.Close()
-		return nil, fmt.Errorf("attaching empty program: %w", err)
-	}
-	return &Empty{Prog: prog, link: l}, nil
+	return prog, nil
+}
+
+// AttachRawTracepoint attaches p (the seed's or the empty program) to
+// sched_process_exit.
+func AttachRawTracepoint(p *ebpf.Program) (link.Link, error) {
+	return link.AttachRawTracepoint(link.RawTracepointOptions{Name: tracepoint, Program: p})
 }
 
 // Close detaches the empty program.

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
 
 	"exitsnoop.dev/bench/internal/kprog"
 	"exitsnoop.dev/bench/internal/spawn"
@@ -50,6 +51,60 @@ func (p *pinnedOurs) program() (*ebpf.Program, error) {
 // fallback is ours' program on sched_process_free.
 func (p *pinnedOurs) fallback() (*ebpf.Program, error) {
 	return kprog.PinnedLinkProgram(filepath.Join(p.dir(), "link_free"))
+}
+
+// detach removes ours' link pins, which detaches both its programs, and returns
+// the programs (exit, then fallback), still loaded with their maps: attachOurs
+// attaches fresh links of them. The Store stays usable; close the programs.
+func (p *pinnedOurs) detach() ([]*ebpf.Program, error) {
+	exit, err := p.program()
+	if err != nil {
+		return nil, err
+	}
+	free, err := p.fallback()
+	if err != nil {
+		exit.Close()
+		return nil, err
+	}
+	progs := []*ebpf.Program{exit, free}
+	for _, pin := range []string{"link", "link_free"} {
+		if err := os.Remove(filepath.Join(p.dir(), pin)); err != nil {
+			closeAll(progs)
+			return nil, err
+		}
+	}
+	return progs, nil
+}
+
+// links are attached programs; Close detaches them.
+type links []link.Link
+
+func (ls links) Close() error {
+	var errs []error
+	for _, l := range ls {
+		errs = append(errs, l.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// attachOurs attaches ours' programs (from detach) to their tracepoints.
+func attachOurs(progs []*ebpf.Program) (links, error) {
+	var ls links
+	for _, p := range progs {
+		l, err := link.AttachTracing(link.TracingOptions{Program: p, AttachType: ebpf.AttachTraceRawTp})
+		if err != nil {
+			ls.Close()
+			return nil, err
+		}
+		ls = append(ls, l)
+	}
+	return ls, nil
+}
+
+func closeAll(progs []*ebpf.Program) {
+	for _, p := range progs {
+		p.Close()
+	}
 }
 
 func (p *pinnedOurs) Close() error {

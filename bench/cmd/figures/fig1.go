@@ -139,63 +139,86 @@ func fig1Run(name string, order []string, spawns, every int, reader bool) (Fig1W
 		}()
 	}
 
-	before := make([]kprog.Stats, len(progs))
-	for i, p := range progs {
-		if before[i], err = p.read(); err != nil {
-			return w, err
-		}
-	}
-	start := time.Now()
-	// Two spawners, one per core.
 	var mu sync.Mutex
-	var wg sync.WaitGroup
-	var firstErr error
+	start := time.Now()
+	costs, err := progCosts(progs, func() error {
+		return spawnAll(spawns, func(i int) error {
+			traced, recO, recR, err := fig1Spawn(ours.Store, ref, i%every == 0, uint64(i+1), oursNs, refNs)
+			mu.Lock()
+			defer mu.Unlock()
+			if traced {
+				w.Traced++
+			}
+			w.Recorded[0] += recO
+			w.Recorded[1] += recR
+			return err
+		})
+	})
+	w.Seconds = time.Since(start).Seconds()
+	if err != nil {
+		return w, err
+	}
+	w.Programs = costs
+	logf("figure 1, %s, order %v: %d spawns (%d traced) in %.1fs: ours %.0f ns, reference %.0f ns, empty %.0f ns per exit",
+		name, order, spawns, w.Traced, w.Seconds, w.cost("ours").PerRun, w.cost("reference").PerRun, w.cost("empty").PerRun)
+	return w, nil
+}
+
+// spawnAll runs fn(0) … fn(n-1) on two goroutines, one per core, and returns
+// the first error (the other goroutine stops too), or errInterrupted.
+func spawnAll(n int, fn func(i int) error) error {
 	var next atomic.Int64
-	for g := 0; g < 2; g++ {
+	var failed atomic.Bool
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for g := range errs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for {
+			for !failed.Load() {
 				i := int(next.Add(1)) - 1
-				if i >= spawns || interrupted.Load() {
+				if i >= n {
 					return
 				}
-				traced, recO, recR, err := fig1Spawn(ours.Store, ref, i%every == 0, uint64(i+1), oursNs, refNs)
-				mu.Lock()
-				if err != nil && firstErr == nil {
-					firstErr = err
+				if interrupted.Load() {
+					errs[g] = errInterrupted
+				} else {
+					errs[g] = fn(i)
 				}
-				if traced {
-					w.Traced++
-				}
-				w.Recorded[0] += recO
-				w.Recorded[1] += recR
-				mu.Unlock()
-				if err != nil {
+				if errs[g] != nil {
+					failed.Store(true)
 					return
 				}
 			}
 		}()
 	}
 	wg.Wait()
-	w.Seconds = time.Since(start).Seconds()
-	if firstErr != nil {
-		return w, firstErr
+	return errors.Join(errs...)
+}
+
+// progCosts runs work and returns each program's run time per run over it, from
+// the kernel's statistics (kernel.bpf_stats_enabled must be on).
+func progCosts(progs []fig1Prog, work func() error) ([]ProgCost, error) {
+	before := make([]kprog.Stats, len(progs))
+	for i, p := range progs {
+		var err error
+		if before[i], err = p.read(); err != nil {
+			return nil, err
+		}
 	}
-	if interrupted.Load() {
-		return w, errInterrupted
+	if err := work(); err != nil {
+		return nil, err
 	}
+	var out []ProgCost
 	for i, p := range progs {
 		after, err := p.read()
 		if err != nil {
-			return w, err
+			return nil, err
 		}
 		d := after.Sub(before[i])
-		w.Programs = append(w.Programs, ProgCost{Name: p.name, RunNs: d.RunNs, RunCnt: d.RunCnt, PerRun: d.PerRun()})
+		out = append(out, ProgCost{Name: p.name, RunNs: d.RunNs, RunCnt: d.RunCnt, PerRun: d.PerRun()})
 	}
-	logf("figure 1, %s, order %v: %d spawns (%d traced) in %.1fs: ours %.0f ns, reference %.0f ns, empty %.0f ns per exit",
-		name, order, spawns, w.Traced, w.Seconds, w.cost("ours").PerRun, w.cost("reference").PerRun, w.cost("empty").PerRun)
-	return w, nil
+	return out, nil
 }
 
 // fig1Spawn starts one gated child, traces it in both Stores if asked, lets it

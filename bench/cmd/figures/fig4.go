@@ -2,13 +2,8 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 	"time"
-
-	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/link"
 
 	"exitsnoop.dev/bench/internal/spawn"
 	"exitsnoop.dev/bench/reference"
@@ -27,9 +22,10 @@ const (
 // the reference attached (nothing traced). Other jobs share this machine and its
 // speed drifts by more than the effect measured, so the windows are short (the
 // configurations see the same drifts) and each one's rate is 1 / its median spawn
-// time. Both tracers are loaded once; a window attaches a new link of the loaded
-// program and closes it after: ours is installed (pinned, as EnsureRunning does)
-// then its link pin removed, leaving its program and maps loaded.
+// time. Both tracers are loaded once; a window attaches new links of the loaded
+// programs and closes them after: ours is installed (pinned, as EnsureRunning
+// does) then its link pins removed, leaving its two programs (exit and fallback)
+// and maps loaded.
 func measureFig4(sz sizes) (*Fig4, error) {
 	f := &Fig4{SpawnsPerRound: sz.fig4Spawns, Rounds: sz.fig4Rounds, Rates: map[string][]float64{}, MedianUs: map[string]float64{}}
 
@@ -38,30 +34,29 @@ func measureFig4(sz sizes) (*Fig4, error) {
 		return nil, fmt.Errorf("ours: %w", err)
 	}
 	defer ours.Close()
-	oursProg, err := ours.program()
-	if err != nil {
-		return nil, err
-	}
-	defer oursProg.Close()
 	// The Store is not needed (nothing is traced): close it, so that the process
 	// spawns with no more state than the no-tracer windows, and detach.
 	ours.Store.Close()
-	if err := os.Remove(filepath.Join(ours.dir(), "link")); err != nil {
+	oursProgs, err := ours.detach()
+	if err != nil {
 		return nil, err
 	}
+	defer closeAll(oursProgs)
 	ref, err := reference.LoadDetached(reference.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("reference: %w", err)
 	}
 	defer ref.Close()
 
-	attach := map[string]func() (link.Link, error){
-		cfgNone: func() (link.Link, error) { return nil, nil },
-		cfgOurs: func() (link.Link, error) {
-			return link.AttachTracing(link.TracingOptions{Program: oursProg, AttachType: ebpf.AttachTraceRawTp})
-		},
-		cfgRef: func() (link.Link, error) {
-			return link.AttachRawTracepoint(link.RawTracepointOptions{Name: "sched_process_exit", Program: ref.Program()})
+	attach := map[string]func() (links, error){
+		cfgNone: func() (links, error) { return nil, nil },
+		cfgOurs: func() (links, error) { return attachOurs(oursProgs) },
+		cfgRef: func() (links, error) {
+			l, err := reference.AttachRawTracepoint(ref.Program())
+			if err != nil {
+				return nil, err
+			}
+			return links{l}, nil
 		},
 	}
 	argv := []string{"/bin/true"}
@@ -89,9 +84,7 @@ func measureFig4(sz sizes) (*Fig4, error) {
 				times[cfg] = append(times[cfg], float64(time.Since(t0).Nanoseconds())/1e3)
 			}
 			el := time.Since(start)
-			if l != nil {
-				l.Close()
-			}
+			l.Close()
 			f.Rates[cfg] = append(f.Rates[cfg], float64(sz.fig4Spawns)/el.Seconds())
 		}
 	}

@@ -1,7 +1,7 @@
-// Command figures measures figures 1, 3, 4 and 5 of the benchmark suite and
+// Command figures measures figures 1, 3, 4, 5 and 6 of the benchmark suite and
 // writes BENCHMARKS.md with its charts (figure 2 is `go test -bench` in ../cycle).
 //
-//	figures measure -out results/figures.json [-fig 1,3,4,5] [-quick]
+//	figures measure -out results/figures.json [-fig 1,3,4,5,6] [-quick]
 //	figures report -results results -md ../BENCHMARKS.md -charts charts
 //
 // measure needs root: it loads BPF programs and sets kernel.bpf_stats_enabled.
@@ -52,14 +52,20 @@ type sizes struct {
 	fig3Exits        int // per method
 	fig4Spawns       int // per round
 	fig4Rounds       int // per configuration
+	fig6Spawns       int // untraced exits per visit of a fill level
+	fig6BenchTime    time.Duration
+	fig6BurstRounds  int // per configuration
+	fig6DrainEvents  int
+	fig6DrainRounds  int // per tracer
 }
 
-var full = sizes{fig1Spawns: 10000, fig1TracedSpawns: 5000, fig3Exits: 10000, fig4Spawns: 20, fig4Rounds: 300}
+var full = sizes{fig1Spawns: 10000, fig1TracedSpawns: 5000, fig3Exits: 5000, fig4Spawns: 20, fig4Rounds: 300,
+	fig6Spawns: 3000, fig6BenchTime: 150 * time.Millisecond, fig6BurstRounds: 3, fig6DrainEvents: 100_000, fig6DrainRounds: 3}
 
 func measureCmd(args []string) error {
 	fs := flag.NewFlagSet("measure", flag.ExitOnError)
 	out := fs.String("out", "results/figures.json", "where to write the results")
-	figs := fs.String("fig", "1,3,4,5", "figures to measure")
+	figs := fs.String("fig", "1,3,4,5,6", "figures to measure")
 	quick := fs.Bool("quick", false, "a tenth of the work: a smoke test, not for BENCHMARKS.md")
 	fs.Parse(args)
 	if os.Geteuid() != 0 {
@@ -67,7 +73,8 @@ func measureCmd(args []string) error {
 	}
 	sz := full
 	if *quick {
-		sz = sizes{fig1Spawns: 1000, fig1TracedSpawns: 300, fig3Exits: 300, fig4Spawns: 20, fig4Rounds: 30}
+		sz = sizes{fig1Spawns: 1000, fig1TracedSpawns: 300, fig3Exits: 300, fig4Spawns: 20, fig4Rounds: 30,
+			fig6Spawns: 400, fig6BenchTime: 30 * time.Millisecond, fig6BurstRounds: 1, fig6DrainEvents: 100_000, fig6DrainRounds: 1}
 	}
 	// A stray signal must not leave kernel.bpf_stats_enabled on: measurements
 	// restore it with defers, so turn SIGINT/SIGTERM into an orderly stop.
@@ -103,6 +110,11 @@ func measureCmd(args []string) error {
 	if want["5"] {
 		if r.Fig5, err = measureFig5(); err != nil {
 			return fmt.Errorf("figure 5: %w", err)
+		}
+	}
+	if want["6"] {
+		if r.Fig6, err = measureFig6(sz); err != nil {
+			return fmt.Errorf("figure 6: %w", err)
 		}
 	}
 	r.Machine.LoadEnd = loadavg()

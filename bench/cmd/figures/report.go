@@ -117,7 +117,7 @@ func reportCmd(args []string) error {
 	w("exitsnoop (\"ours\", `exitsnoop.dev/exitsnoop`) against a reference implementation of the seed it replaces\n")
 	w("(exitsnoop v0.1.0 as `shared/seed-api.md` describes it, rebuilt in `bench/reference/`: a raw tracepoint program\n")
 	w("with two 2048-entry hash maps, loaded with cilium/ebpf v0.12.3). Every ratio is ours / reference, both measured\n")
-	took := r.Duration + " for figures 1, 3, 4 and 5"
+	took := r.Duration + " for figures 1, 3, 4, 5 and 6"
 	if *seconds > 0 {
 		took = fmt.Sprintf("%dm%02ds in all", *seconds/60, *seconds%60)
 	}
@@ -183,9 +183,12 @@ func reportCmd(args []string) error {
 			w("| 5. map memory | capacity %s | %s | %s | %.2f | (none) | |\n", pow2(c), mib(o.Total), mib(rf.Total), float64(o.Total)/float64(rf.Total))
 		}
 	}
+	if r.Fig6 != nil {
+		writeFig6Summary(w, r.Fig6)
+	}
 	w("\nMachine: %s, %d CPUs, %d MiB, kernel %s, %s, %s. Load average (1, 5, 15 min) %s at the start of the run, %s at its end: ",
 		m.CPU, m.CPUs, m.MemMiB, m.Kernel, m.OS, m.Go, m.LoadStart, m.LoadEnd)
-	w("the machine is a VM shared with other work, so figures 3 and 4 carry that noise.\n\n")
+	w("the machine is a VM shared with other work, so figures 3, 4 and 6 carry that noise.\n\n")
 
 	// Figure 1.
 	if r.Fig1 != nil {
@@ -254,10 +257,11 @@ func reportCmd(args []string) error {
 		w("## 4. System overhead: spawn rate\n\n")
 		w("`/bin/true` started and reaped back to back by one goroutine, every spawn timed from fork to reaped, in %d windows\n", r.Fig4.Rounds)
 		w("of %d spawns per configuration. The windows take turns: no tracer, ours attached, the reference attached (nothing\n", r.Fig4.SpawnsPerRound)
-		w("traced). Both tracers are loaded once and a window attaches a fresh link of the loaded program, closed after it;\n")
-		w("ours is installed pinned, as `EnsureRunning` does, and its link pin removed, which leaves its program and maps\n")
-		w("loaded. Other jobs share this machine and its speed drifts by more than the effect measured, so the windows are\n")
-		w("short (all configurations see the same drifts) and a configuration's rate is 1 / its median spawn time.\n\n")
+		w("traced). Both tracers are loaded once and a window attaches fresh links of the loaded programs, closed after it;\n")
+		w("ours is installed pinned, as `EnsureRunning` does, and its link pins removed, which leaves its programs (exit and\n")
+		w("fallback, both attached in ours' windows) and maps loaded. Other jobs share this machine and its speed drifts by\n")
+		w("more than the effect measured, so the windows are short (all configurations see the same drifts) and a\n")
+		w("configuration's rate is 1 / its median spawn time.\n\n")
 		w("%s", chart("fig4-spawn-rate.svg", fig4Chart(r.Fig4)))
 		w("| Configuration | median spawn µs | spawns/s (1 / median) | ratio to no tracer | wall-clock spawns/s per window: median, min, max |\n|---|---|---|---|---|\n")
 		for _, c := range []string{cfgNone, cfgOurs, cfgRef} {
@@ -290,6 +294,10 @@ func reportCmd(args []string) error {
 			w("| %s | %s | %s | %s | %s |\n", row.Impl, pow2(row.Capacity), mib(row.Total), strings.Join(parts, "; "), ratio)
 		}
 		w("\n")
+	}
+
+	if r.Fig6 != nil {
+		writeFig6(w, chart, r.Fig6)
 	}
 
 	writeProfiling(&b, *dir)

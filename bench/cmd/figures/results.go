@@ -16,6 +16,7 @@ type Results struct {
 	Fig3     *Fig3     `json:"fig3,omitempty"`
 	Fig4     *Fig4     `json:"fig4,omitempty"`
 	Fig5     *Fig5     `json:"fig5,omitempty"`
+	Fig6     *Fig6     `json:"fig6,omitempty"`
 	Duration string    `json:"duration"`
 }
 
@@ -53,8 +54,11 @@ type ProgCost struct {
 	PerRun float64 `json:"ns_per_run"`
 }
 
-func (w Fig1Workload) cost(name string) ProgCost {
-	for _, p := range w.Programs {
+func (w Fig1Workload) cost(name string) ProgCost { return costOf(w.Programs, name) }
+
+// costOf is the named program's cost among progs.
+func costOf(progs []ProgCost, name string) ProgCost {
+	for _, p := range progs {
 		if p.Name == name {
 			return p
 		}
@@ -117,6 +121,46 @@ type MapRow struct {
 	Type       string `json:"type"`
 	MaxEntries uint32 `json:"max_entries"`
 	Memlock    uint64 `json:"memlock"`
+}
+
+// Fig6 is the cost as the work grows.
+type Fig6 struct {
+	Capacity       uint32      `json:"capacity"` // of every map of both tracers
+	Levels         []int       `json:"levels"`   // processes traced (fake entries in the tracing maps)
+	SpawnsPerVisit int         `json:"spawns_per_visit"`
+	BenchTime      string      `json:"trace_benchtime"`
+	Visits         []Fig6Visit `json:"visits"` // the levels up, then down
+	Drain          *Fig6Drain  `json:"drain,omitempty"`
+	Burst          *Fig6Burst  `json:"burst,omitempty"`
+}
+
+// Fig6Visit is one measurement at a fill level.
+type Fig6Visit struct {
+	Entries     int                `json:"entries"`
+	Order       []string           `json:"attach_order"`
+	Spawns      int                `json:"spawns"`
+	FillSeconds float64            `json:"fill_seconds"` // bringing both tracers to Entries
+	Programs    []ProgCost         `json:"programs"`     // per untraced exit
+	TraceNsOp   map[string]float64 `json:"trace_ns_op"`  // impl -> Trace ns/op
+}
+
+// Fig6Burst is traced children exiting at once.
+type Fig6Burst struct {
+	Children int                         `json:"children"`
+	Capacity uint32                      `json:"capacity"`
+	Rounds   map[string][]Fig6BurstRound `json:"rounds"` // configuration -> rounds
+}
+
+type Fig6BurstRound struct {
+	Recorded int     `json:"recorded"`
+	Seconds  float64 `json:"seconds"` // from the release to the last exit recorded
+	PerSec   float64 `json:"exits_per_second"`
+}
+
+// Fig6Drain is reading and deleting every event.
+type Fig6Drain struct {
+	Events  int                  `json:"events"`
+	Seconds map[string][]float64 `json:"seconds"` // impl -> per round
 }
 
 func (r *Results) save(path string) error {

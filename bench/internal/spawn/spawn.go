@@ -2,8 +2,10 @@
 package spawn
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -37,19 +39,87 @@ func Start(argv []string, pidfd bool) (*Child, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Child{Pidfd: -1, gate: w}
+	c, err := start(argv, r, pidfd)
+	r.Close()
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	c.gate = w
+	return c, nil
+}
+
+// start starts argv with stdin on stdin and stdout/stderr on /dev/null.
+func start(argv []string, stdin *os.File, pidfd bool) (*Child, error) {
+	c := &Child{Pidfd: -1}
 	sys := &syscall.SysProcAttr{}
 	if pidfd {
 		sys.PidFD = &c.Pidfd
 	}
-	p, err := os.StartProcess(argv[0], argv, &os.ProcAttr{Files: []*os.File{r, devNull, devNull}, Sys: sys})
-	r.Close()
+	p, err := os.StartProcess(argv[0], argv, &os.ProcAttr{Files: []*os.File{stdin, devNull, devNull}, Sys: sys})
 	if err != nil {
-		w.Close()
 		return nil, fmt.Errorf("starting %v: %w", argv, err)
 	}
 	c.proc, c.Pid = p, uint32(p.Pid)
 	return c, nil
+}
+
+// Group is children held at one gate: their stdin is the same pipe, so closing
+// it lets them all go at once.
+type Group struct {
+	Children []*Child
+	gate     *os.File
+}
+
+// StartGroup starts n children of argv behind one gate, two at a time (one per
+// core of the benchmarks' machine). On error the children started are let go and
+// reaped.
+func StartGroup(argv []string, n int) (*Group, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	g := &Group{gate: w, Children: make([]*Child, n)}
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for k := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := k; i < n && errs[k] == nil; i += len(errs) {
+				g.Children[i], errs[k] = start(argv, r, false)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		started := g.Children[:0]
+		for _, c := range g.Children {
+			if c != nil {
+				started = append(started, c)
+			}
+		}
+		g.Children = started
+		g.Release()
+		g.Wait()
+		return nil, err
+	}
+	return g, nil
+}
+
+// Release lets all the children go past their gate.
+func (g *Group) Release() error { return g.gate.Close() }
+
+// Wait reaps every child.
+func (g *Group) Wait() error {
+	var first error
+	for _, c := range g.Children {
+		if _, err := c.Wait(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // Release lets the child go past its gate (closes its stdin).
