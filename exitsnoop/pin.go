@@ -417,7 +417,8 @@ func removeIfEmpty(dir string, old meta) error {
 }
 
 // Uninstall detaches the pinned tracer and removes its pins, and the bpffs
-// EnsureRunning mounted for them. Unread events are lost. It holds the same lock
+// EnsureRunning mounted for them (one it mounted on an empty sysfs directory
+// such as /sys/fs/bpf stays). Unread events are lost. It holds the same lock
 // as EnsureRunning: racing them ends with the tracer installed or not, never half.
 // Stores open on the pins keep their maps until they close, but record no more.
 func Uninstall(bpffsRoot string) error {

@@ -180,7 +180,7 @@ func (s *Store) startNotifier() error {
 // recorded — within a second of the process being reaped. It returns ctx.Err()
 // when ctx is done first, ErrClosed when the Store is closed. Wait does not
 // delete the event. Many goroutines may wait at once, on the same or different
-// IDs, in any number of processes.
+// IDs, in any number of processes; each waiting Wait holds a pidfd.
 func (s *Store) Wait(ctx context.Context, traceID uint64) (*ExitStatus, error) {
 	notified := s.notify.register(traceID) // by ExitedEventFromWaitStatus, or the ring buffer
 	defer s.notify.unregister(traceID, notified)
