@@ -49,47 +49,9 @@ func (s *Store) batch(del bool) ([]Event, error) {
 		switch {
 		case errors.Is(err, syscall.ENOENT):
 			return out, nil
-		case err != nil && first && batchUnsupported(err):
-			return s.perKey(del)
 		case err != nil:
 			return out, fmt.Errorf("batch lookup of %s: %w", mapEvents, err)
 		}
 		token = next
 	}
-}
-
-// batchUnsupported: the kernel has no batch operations for this map.
-func batchUnsupported(err error) bool {
-	return errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOTSUP) || errors.Is(err, syscall.Errno(524)) // ENOTSUPP
-}
-
-// perKey is batch one key at a time: it lists the keys, then reads (and deletes)
-// each. Call with s.mu held for reading.
-func (s *Store) perKey(del bool) ([]Event, error) {
-	var keys []uint64
-	var key, next uint64
-	prev := unsafe.Pointer(nil)
-	for {
-		err := bpfsys.NextKey(s.events, prev, unsafe.Pointer(&next))
-		if errors.Is(err, syscall.ENOENT) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("iterating %s: %w", mapEvents, err)
-		}
-		keys = append(keys, next)
-		key, prev = next, unsafe.Pointer(&key)
-	}
-	out := make([]Event, 0, len(keys))
-	var ev ExitStatus
-	for _, k := range keys {
-		if bpfsys.Lookup(s.events, unsafe.Pointer(&k), unsafe.Pointer(&ev)) != nil {
-			continue // deleted meanwhile
-		}
-		if del && bpfsys.Delete(s.events, unsafe.Pointer(&k)) != nil {
-			continue // another reader took it
-		}
-		out = append(out, Event{TraceID: k, ExitStatus: ev})
-	}
-	return out, nil
 }

@@ -62,11 +62,18 @@ var (
 type NotSupportedError struct {
 	Feature    string // what is missing, e.g. "BPF ring buffer"
 	MinVersion string // the first kernel that has it, e.g. "5.8"
+	Err        error  // what the probe met, if anything (the kernel's errno)
 }
 
 func (e *NotSupportedError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s not supported (requires >= %s): %v", e.Feature, e.MinVersion, e.Err)
+	}
 	return fmt.Sprintf("%s not supported (requires >= %s)", e.Feature, e.MinVersion)
 }
+
+// Unwrap returns the probe's error.
+func (e *NotSupportedError) Unwrap() error { return e.Err }
 
 // Is makes errors.Is(err, ErrNotSupported) true.
 func (e *NotSupportedError) Is(target error) bool { return target == ErrNotSupported }

@@ -109,6 +109,8 @@ func helperRun(action string, args []string) error {
 			fmt.Println(ev)
 		}
 		return nil
+	case "open-private": // -: see TestQuietByDefault
+		return openPrivateOnce()
 	case "trace-exit": // -: see runTraceExit
 		return traceExit()
 	case "supervise": // ROOT ID N: start N children reading fd 3, trace them, print "traced", wait

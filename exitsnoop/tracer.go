@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync"
 	"syscall"
 
 	bpf "github.com/aquasecurity/libbpfgo"
 	"golang.org/x/sys/unix"
 
 	"exitsnoop.dev/internal/bpfobj"
+	"exitsnoop.dev/internal/bpfsys"
 )
 
 // Layout constants of bpf/exitsnoop.h.
@@ -66,27 +66,43 @@ func currentMeta() meta {
 	return meta{FormatVersion: formatVersion, PidBuckets: pidBuckets, BuildID: buildID}
 }
 
-// quietLibbpf keeps libbpf's info and debug messages off stderr; warnings (a
-// verifier log among them) still reach it.
-var quietLibbpf sync.Once
-
 // tracer is a loaded and attached copy of the BPF program with its maps.
 type tracer struct {
 	mod   *bpf.Module
 	links []*bpf.BPFLink // one per progNames
 }
 
-// checkKernel returns a *NotSupportedError when the kernel cannot run the tracer.
+// Map types and flags the probes need (linux/bpf.h).
+const (
+	mapTypeArray   = 2
+	mapTypeRingbuf = 27
+	flagMmapable   = 1 << 10
+)
+
+// feature is a kernel feature the tracer needs, and how to probe it.
+type feature struct {
+	name, version string
+	probe         func() error
+}
+
+// features are probed, not read off the kernel's version: vendor kernels carry
+// backports, and configurations leave features out.
+var features = []feature{
+	{"kernel BTF (/sys/kernel/btf/vmlinux) for tp_btf programs", "5.5 with CONFIG_DEBUG_INFO_BTF", func() error {
+		_, err := os.Stat("/sys/kernel/btf/vmlinux")
+		return err
+	}},
+	{"BPF ring buffer", "5.8", func() error { return bpfsys.ProbeMap(mapTypeRingbuf, 0, uint32(os.Getpagesize()), false) }},
+	{"mmapable BPF arrays", "5.5", func() error { return bpfsys.ProbeMap(mapTypeArray, flagMmapable, 1, false) }},
+	{"batch operations on BPF maps", "5.6", func() error { return bpfsys.ProbeMap(mapTypeArray, 0, 1, true) }},
+}
+
+// checkKernel returns a *NotSupportedError naming the first feature the kernel
+// lacks. Permission errors are not a missing feature: loading reports them.
 func checkKernel() error {
-	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
-		return &NotSupportedError{Feature: "kernel BTF (/sys/kernel/btf/vmlinux) for tp_btf programs", MinVersion: "5.5 with CONFIG_DEBUG_INFO_BTF"}
-	}
-	var u unix.Utsname
-	if err := unix.Uname(&u); err == nil {
-		var major, minor int
-		if _, err := fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &major, &minor); err == nil &&
-			(major < 5 || (major == 5 && minor < 8)) {
-			return &NotSupportedError{Feature: "exitsnoop's tracer (tp_btf, pinned links, mmapable arrays, ring buffer)", MinVersion: "5.8"}
+	for _, f := range features {
+		if err := f.probe(); err != nil && !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EACCES) {
+			return &NotSupportedError{Feature: f.name, MinVersion: f.version, Err: err}
 		}
 	}
 	return nil
@@ -98,13 +114,16 @@ func loadTracer(opts Options, reuse map[string]int) (_ *tracer, retErr error) {
 	if err := checkKernel(); err != nil {
 		return nil, err
 	}
-	quietLibbpf.Do(func() {
-		bpf.SetLoggerCbs(bpf.Callbacks{
-			LogFilters: []func(int, string) bool{
-				func(level int, _ string) bool { return level > bpf.LibbpfWarnLevel },
-			},
-		})
+	var t *tracer
+	err := withLibbpfLogger(opts.Logger, func() (err error) {
+		t, err = load(opts, reuse)
+		return err
 	})
+	return t, err
+}
+
+// load is loadTracer with libbpf's messages routed.
+func load(opts Options, reuse map[string]int) (_ *tracer, retErr error) {
 	mod, err := bpf.NewModuleFromBufferArgs(bpf.NewModuleArgs{
 		BPFObjBuff:      bpfobj.Object,
 		BPFObjName:      "exitsnoop.bpf.o",

@@ -210,71 +210,20 @@ func TestListAndDrain(t *testing.T) {
 	for i := uint64(1); i <= n; i++ {
 		require.NoError(t, s.ExitedEventFromWaitStatus(i, uint32(i), uint32(i%256)<<8))
 	}
-	for _, fallback := range []bool{false, true} {
-		list := s.ListExitedEvents
-		drain := s.DrainExitedEvents
-		if fallback {
-			list = func() ([]Event, error) { return s.perKeyLocked(false) }
-			drain = func() ([]Event, error) { return s.perKeyLocked(true) }
-		}
-		all, err := list()
-		require.NoError(t, err)
-		require.Len(t, all, n, "fallback %v", fallback)
-		seen := map[uint64]bool{}
-		for _, ev := range all {
-			require.False(t, seen[ev.TraceID], "listed once")
-			seen[ev.TraceID] = true
-			require.Equal(t, uint32(ev.TraceID), ev.Pid)
-			require.Equal(t, int32(ev.TraceID%256)<<8, ev.ExitCode)
-		}
-		got, err := drain()
-		require.NoError(t, err)
-		require.ElementsMatch(t, all, got)
-		left, err := list()
-		require.NoError(t, err)
-		assert.Empty(t, left, "drained")
-		if !fallback {
-			for i := uint64(1); i <= n; i++ {
-				require.NoError(t, s.ExitedEventFromWaitStatus(i, uint32(i), uint32(i%256)<<8))
-			}
-		}
-	}
-}
-
-// perKeyLocked runs the per-key fallback as batch would.
-func (s *Store) perKeyLocked(del bool) ([]Event, error) {
-	if err := s.acquire(); err != nil {
-		return nil, err
-	}
-	defer s.mu.RUnlock()
-	return s.perKey(del)
-}
-
-// Every Store of a pinned tracer hears every exit: the ring buffer has no single
-// consumer that would take notifications from the others.
-func TestWaitSharedRing(t *testing.T) {
-	root := bpffsRoot(t)
-	a, err := Open(Options{BPFFSRoot: root})
+	all, err := s.ListExitedEvents()
 	require.NoError(t, err)
-	defer a.Close()
-	b, err := NewStore(root)
-	require.NoError(t, err)
-	defer b.Close()
-
-	notifiedOnly(t)
-	p := startScenario(t, "exit", "4")
-	require.NoError(t, a.Trace(p.pid, &TaskInfo{TraceID: 1}))
-	got := make(chan struct{}, 2)
-	for _, s := range []*Store{a, b} {
-		go func() {
-			ev, err := s.Wait(context.Background(), 1)
-			assert.NoError(t, err)
-			assert.Equal(t, int32(4<<8), ev.ExitCode)
-			got <- struct{}{}
-		}()
+	require.Len(t, all, n)
+	seen := map[uint64]bool{}
+	for _, ev := range all {
+		require.False(t, seen[ev.TraceID], "listed once")
+		seen[ev.TraceID] = true
+		require.Equal(t, uint32(ev.TraceID), ev.Pid)
+		require.Equal(t, int32(ev.TraceID%256)<<8, ev.ExitCode)
 	}
-	time.Sleep(50 * time.Millisecond) // both wait on the ring now
-	p.finish(t)
-	within(t, got, 10*time.Second, "first Store woken by the notification")
-	within(t, got, 10*time.Second, "second Store woken by the notification")
+	got, err := s.DrainExitedEvents()
+	require.NoError(t, err)
+	require.ElementsMatch(t, all, got)
+	left, err := s.ListExitedEvents()
+	require.NoError(t, err)
+	assert.Empty(t, left, "drained")
 }

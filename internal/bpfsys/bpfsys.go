@@ -15,8 +15,6 @@ package bpfsys
 #cgo nocallback bpf_map_update_elem
 #cgo noescape bpf_map_delete_elem
 #cgo nocallback bpf_map_delete_elem
-#cgo noescape bpf_map_lookup_and_delete_elem
-#cgo nocallback bpf_map_lookup_and_delete_elem
 #cgo noescape bpf_map_get_next_key
 #cgo nocallback bpf_map_get_next_key
 #include <stdlib.h>
@@ -68,12 +66,6 @@ func Update(fd int, key, value unsafe.Pointer, flags uint64) error {
 // Delete removes key.
 func Delete(fd int, key unsafe.Pointer) error {
 	return errno(C.bpf_map_delete_elem(C.int(fd), key))
-}
-
-// LookupAndDelete copies the value of key into value and removes key, atomically.
-// Needs kernel 5.14+ for hash maps.
-func LookupAndDelete(fd int, key, value unsafe.Pointer) error {
-	return errno(C.bpf_map_lookup_and_delete_elem(C.int(fd), key, value))
 }
 
 // NextKey writes the key after key (the first key when key is nil) into next.

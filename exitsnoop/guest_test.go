@@ -1,0 +1,86 @@
+package exitsnoop
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"exitsnoop.dev/internal/bpfsys"
+)
+
+// TestFeaturesProbed: every feature the tracer needs probes as present on this
+// kernel (the suite's kernels all have them: a failing probe is a bug).
+func TestFeaturesProbed(t *testing.T) {
+	for _, f := range features {
+		assert.NoError(t, f.probe(), f.name)
+	}
+	require.NoError(t, checkKernel())
+}
+
+// TestMissingFeature: a probe the kernel refuses gives a *NotSupportedError
+// naming the feature and its kernel, with the kernel's errno.
+func TestMissingFeature(t *testing.T) {
+	old := features
+	t.Cleanup(func() { features = old })
+	features = []feature{{"map type 9999", "9.9", func() error { return bpfsys.ProbeMap(9999, 0, 1, false) }}}
+	err := checkKernel()
+	require.ErrorIs(t, err, ErrNotSupported)
+	require.ErrorIs(t, err, syscall.EINVAL)
+	var nse *NotSupportedError
+	require.True(t, errors.As(err, &nse))
+	assert.Equal(t, "9.9", nse.MinVersion)
+	assert.Contains(t, err.Error(), "map type 9999 not supported (requires >= 9.9)")
+	_, err = Open(Options{})
+	require.ErrorIs(t, err, ErrNotSupported, "Open refuses before loading")
+}
+
+// records collects log records.
+type records struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (r *records) Enabled(context.Context, slog.Level) bool { return true }
+func (r *records) Handle(_ context.Context, rec slog.Record) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.msgs = append(r.msgs, rec.Level.String()+" "+rec.Message)
+	return nil
+}
+func (r *records) WithAttrs([]slog.Attr) slog.Handler { return r }
+func (r *records) WithGroup(string) slog.Handler      { return r }
+
+// TestLoggerGetsLibbpf: libbpf's messages about a load go to Options.Logger.
+func TestLoggerGetsLibbpf(t *testing.T) {
+	var got records
+	openPrivate(t, Options{Logger: slog.New(&got)})
+	got.mu.Lock()
+	defer got.mu.Unlock()
+	require.NotEmpty(t, got.msgs, "libbpf says something at debug level while loading")
+	assert.True(t, strings.HasPrefix(got.msgs[0], "DEBUG"), "%q", got.msgs[0])
+}
+
+// TestQuietByDefault: without a Logger, a load writes nothing to stderr.
+func TestQuietByDefault(t *testing.T) {
+	cmd := helperCmd("open-private", "-")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Run())
+	assert.Empty(t, stderr.String())
+}
+
+// openPrivateOnce is the open-private helper: Open and Close a private tracer.
+func openPrivateOnce() error {
+	s, err := Open(Options{})
+	if err != nil {
+		return err
+	}
+	return s.Close()
+}
