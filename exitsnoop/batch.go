@@ -19,8 +19,7 @@ func (s *Store) ListExitedEvents() ([]Event, error) {
 }
 
 // DrainExitedEvents deletes and returns every recorded event, in no particular
-// order. It uses the kernel's batch operations (5.6+) and falls back to one key at
-// a time where the kernel lacks them. Events recorded meanwhile may or may not be
+// order, with the kernel's batch operations. Events recorded meanwhile may or may not be
 // in the result; those not in it stay in the map.
 func (s *Store) DrainExitedEvents() ([]Event, error) {
 	return s.batch(true)

@@ -30,6 +30,7 @@
 // # Requirements
 //
 // Needs kernel 5.8+ with BTF (CONFIG_DEBUG_INFO_BTF), and root or CAP_BPF with
-// CAP_PERFMON; mounting a bpffs needs CAP_SYS_ADMIN. A missing kernel feature is
-// reported as a *NotSupportedError, which matches ErrNotSupported.
+// CAP_PERFMON; installing a pinned tracer also needs CAP_SYS_ADMIN (to mount a
+// bpffs) and opening its pins root or CAP_DAC_OVERRIDE. A missing kernel feature
+// is reported as a *NotSupportedError, which matches ErrNotSupported.
 package exitsnoop
