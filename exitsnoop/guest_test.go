@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"reflect"
 	"strings"
 	"sync"
 	"syscall"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"exitsnoop.dev/internal/bpfobj"
 	"exitsnoop.dev/internal/bpfsys"
 )
 
@@ -83,4 +85,31 @@ func openPrivateOnce() error {
 		return err
 	}
 	return s.Close()
+}
+
+// TestLayoutsMatchBTF: the Go mirrors match the embedded object's BTF, and a
+// drift (a field moved, a struct grown) is caught.
+func TestLayoutsMatchBTF(t *testing.T) {
+	require.NoError(t, checkLayouts())
+	names := make([]string, 0, len(mirrors))
+	for name := range mirrors {
+		names = append(names, name)
+	}
+	layouts, err := bpfsys.StructLayouts(bpfobj.Object, names...)
+	require.NoError(t, err)
+	for _, name := range []string{"task_info", "exit_status", "exitsnoop_stats", "exitsnoop_meta"} {
+		assert.NotEmpty(t, layouts[name].Offsets, name)
+	}
+	drifted := map[string]reflect.Type{
+		"task_info": reflect.TypeOf(struct{ A, B, C, D, E, F uint64 }{}), // grown
+		"exit_status": reflect.TypeOf(struct {
+			Pid, Code, S1, S2 uint32
+			E                 uint64
+		}{}), // start time split
+		"trace_ref": reflect.TypeOf(struct{ Fate uint64 }{}), // same size, one field
+	}
+	for name, typ := range drifted {
+		err := compareLayouts(layouts, map[string]reflect.Type{name: typ})
+		assert.ErrorIs(t, err, ErrIncompatible, "%s as %s", name, typ)
+	}
 }

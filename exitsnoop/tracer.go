@@ -114,6 +114,9 @@ func loadTracer(opts Options, reuse map[string]int) (_ *tracer, retErr error) {
 	if err := checkKernel(); err != nil {
 		return nil, err
 	}
+	if err := checkLayouts(); err != nil {
+		return nil, err
+	}
 	var t *tracer
 	err := withLibbpfLogger(opts.Logger, func() (err error) {
 		t, err = load(opts, reuse)
