@@ -102,7 +102,7 @@ func NewStore(bpffsRoot string) (*Store, error) {
 			if errors.Is(err, unix.ENOENT) {
 				return nil, fmt.Errorf("opening pinned map %s: %w (EnsureRunning installs it)", p, ErrNotInstalled)
 			}
-			return nil, fmt.Errorf("opening pinned map %s: %w%s", p, err, needs(err, needPins))
+			return nil, fmt.Errorf("opening pinned map %s: %w%s", p, err, permHint(permOpenPins, err))
 		}
 		fds[name] = fd
 	}

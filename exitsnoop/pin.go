@@ -123,7 +123,7 @@ func lockRoot(root string) (func(), error) {
 		return nil, fmt.Errorf("bpffs root %s is not a directory: %w", root, ErrInvalidArgument)
 	}
 	if err := os.MkdirAll(root, 0o700); err != nil {
-		return nil, fmt.Errorf("creating bpffs root: %w%s", err, needs(err, needInstall))
+		return nil, fmt.Errorf("creating bpffs root: %w%s", err, permHint(permCreate, err))
 	}
 	for try := 0; try < 8; try++ {
 		fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -165,7 +165,7 @@ func lockRoot(root string) (func(), error) {
 func makePinDir(root string) (string, error) {
 	dir := pinDir(root)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", fmt.Errorf("creating pin directory: %w%s", err, needs(err, needInstall))
+		return "", fmt.Errorf("creating pin directory: %w%s", err, permHint(permCreate, err))
 	}
 	if onBPFFS(dir) {
 		return dir, nil
@@ -176,24 +176,9 @@ func makePinDir(root string) (string, error) {
 
 func mountBPFFS(dir string) error {
 	if err := unix.Mount("bpffs", dir, "bpf", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0700"); err != nil {
-		return fmt.Errorf("mounting bpffs at %s: %w%s", dir, err, needs(err, needMount))
+		return fmt.Errorf("mounting bpffs at %s: %w%s", dir, err, permHint(permMount, err))
 	}
 	return nil
-}
-
-// What an operation on pins needs beyond a private tracer's CAP_BPF+CAP_PERFMON.
-const (
-	needMount   = "CAP_SYS_ADMIN to mount a bpffs"
-	needInstall = "root, or write access to the bpffs root and CAP_SYS_ADMIN to mount a bpffs there"
-	needPins    = "root or CAP_DAC_OVERRIDE: the pin directory is root's, mode 0700"
-)
-
-// needs says what a failed operation needs when err is a permission error.
-func needs(err error, what string) string {
-	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
-		return " (needs " + what + ")"
-	}
-	return ""
 }
 
 // install loads a new tracer and pins its maps, meta written, then its programs
@@ -216,10 +201,10 @@ func install(dir string, opts Options) (retErr error) {
 	for _, name := range mapNames {
 		m, err := t.mod.GetMap(name)
 		if err != nil {
-			return fmt.Errorf("map %s: %w", name, plainErrno(err))
+			return fmt.Errorf("map %s: %w", name, err)
 		}
 		if err := m.Pin(filepath.Join(dir, name)); err != nil {
-			return fmt.Errorf("pinning map %s: %w", name, plainErrno(err))
+			return fmt.Errorf("pinning map %s: %w", name, err)
 		}
 		step("install:" + name)
 	}
@@ -276,7 +261,7 @@ func pinPrograms(dir string, t *tracer, steps string) error {
 	for i, name := range progNames {
 		prog, err := t.mod.GetProgram(name)
 		if err != nil {
-			return fmt.Errorf("program %s: %w", name, plainErrno(err))
+			return fmt.Errorf("program %s: %w", name, err)
 		}
 		pins = append(pins, prog.Pin)
 		names = append(names, progPins[i])
@@ -289,7 +274,7 @@ func pinPrograms(dir string, t *tracer, steps string) error {
 		tmp := filepath.Join(dir, names[i]+"_new")
 		os.Remove(tmp)
 		if err := pin(tmp); err != nil {
-			return fmt.Errorf("pinning %s: %w", names[i], plainErrno(err))
+			return fmt.Errorf("pinning %s: %w", names[i], err)
 		}
 		if err := os.Rename(tmp, filepath.Join(dir, names[i])); err != nil {
 			os.Remove(tmp)
@@ -363,7 +348,7 @@ func readPinnedMeta(dir string) (meta, error) {
 		return meta{}, ErrNotInstalled
 	}
 	if err != nil {
-		return meta{}, fmt.Errorf("opening pinned map %s: %w%s", p, err, needs(err, needPins))
+		return meta{}, fmt.Errorf("opening pinned map %s: %w%s", p, err, permHint(permOpenPins, err))
 	}
 	defer unix.Close(fd)
 	info, err := bpfsys.GetMapInfo(fd)

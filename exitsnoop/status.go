@@ -64,7 +64,7 @@ func signalName(s syscall.Signal) string {
 	return fmt.Sprintf("signal %d", int(s))
 }
 
-// StartTime is the process's start as wall-clock time (from StartBoottime; zero
+// StartTime is the process's start as wall-clock time, from StartBoottime (zero
 // if that is unknown, as in events from ExitedEventFromWaitStatus).
 func (e *ExitStatus) StartTime() time.Time {
 	if e.StartBoottime == 0 {
@@ -73,11 +73,11 @@ func (e *ExitStatus) StartTime() time.Time {
 	return wallTime(e.StartBoottime)
 }
 
-// ExitTime is the exit as wall-clock time (from ExittedTime).
+// ExitTime is the exit as wall-clock time, from ExittedTime.
 func (e *ExitStatus) ExitTime() time.Time { return wallTime(e.ExittedTime) }
 
 // Runtime is how long the process ran, suspends included: ExittedTime minus
-// StartBoottime, both CLOCK_BOOTTIME (0 if its start is unknown).
+// StartBoottime, both CLOCK_BOOTTIME, exactly (0 if its start is unknown).
 func (e *ExitStatus) Runtime() time.Duration {
 	if e.StartBoottime == 0 || e.ExittedTime < e.StartBoottime {
 		return 0
@@ -85,15 +85,20 @@ func (e *ExitStatus) Runtime() time.Duration {
 	return time.Duration(e.ExittedTime - e.StartBoottime)
 }
 
-// wallTime converts ns since boot, as the kernel counts it (CLOCK_BOOTTIME
-// without this time namespace's offset), to wall-clock time, by the offset now.
+// wallTime converts ns of CLOCK_BOOTTIME as the kernel counts it (without this
+// time namespace's boottime offset) to wall-clock time: now minus the boottime
+// that has passed since. A suspend in between counts, as it does in wall-clock
+// time. The result has no monotonic clock reading: CLOCK_MONOTONIC stops during a
+// suspend, so one derived from the boot clock would be wrong by its length.
 func wallTime(ns uint64) time.Time {
 	var ts unix.Timespec
-	now := time.Now()
 	if unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts) != nil {
 		return time.Time{}
 	}
 	off, _ := nsBootOffset()
+	// Read after the boot clock: the result is never before the instant ns names,
+	// and after it only by the time between the two readings.
+	now := time.Now().Round(0)
 	return now.Add(-time.Duration(uint64(ts.Nano()-off) - ns))
 }
 

@@ -1,11 +1,15 @@
 package exitsnoop
 
 import (
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
-	"syscall"
+	"reflect"
+	"strings"
+	"unsafe"
 
 	bpf "github.com/aquasecurity/libbpfgo"
 	"golang.org/x/sys/unix"
@@ -69,7 +73,8 @@ func currentMeta() meta {
 // tracer is a loaded and attached copy of the BPF program with its maps.
 type tracer struct {
 	mod   *bpf.Module
-	links []*bpf.BPFLink // one per progNames
+	links []*bpf.BPFLink   // one per progNames
+	logs  *bpfsys.ProgLogs // the verifier's, of each program
 }
 
 // Map types and flags the probes need (linux/bpf.h).
@@ -110,7 +115,7 @@ func checkKernel() error {
 
 // loadTracer loads and attaches the program. Maps named in reuse take the given
 // file descriptors (pinned maps of a running tracer) instead of new maps.
-func loadTracer(opts Options, reuse map[string]int) (_ *tracer, retErr error) {
+func loadTracer(opts Options, reuse map[string]int) (*tracer, error) {
 	if err := checkKernel(); err != nil {
 		return nil, err
 	}
@@ -119,21 +124,25 @@ func loadTracer(opts Options, reuse map[string]int) (_ *tracer, retErr error) {
 	}
 	var t *tracer
 	err := withLibbpfLogger(opts.Logger, func() (err error) {
-		t, err = load(opts, reuse)
+		t, err = loadObject(bpfobj.Object, opts, reuse)
 		return err
 	})
 	return t, err
 }
 
-// load is loadTracer with libbpf's messages routed.
-func load(opts Options, reuse map[string]int) (_ *tracer, retErr error) {
+// loadObject is loadTracer of obj, a build of bpf/exitsnoop.bpf.c, with libbpf's
+// messages routed. The verifier writes its log into buffers of this load's own
+// (bpfsys.ProgLogs), not through libbpf's print callback: a failure's log is in
+// the error, a *VerifierError; with opts.Logger enabled at debug level, the
+// statistics of each program go to it.
+func loadObject(obj []byte, opts Options, reuse map[string]int) (_ *tracer, retErr error) {
 	mod, err := bpf.NewModuleFromBufferArgs(bpf.NewModuleArgs{
-		BPFObjBuff:      bpfobj.Object,
+		BPFObjBuff:      obj,
 		BPFObjName:      "exitsnoop.bpf.o",
 		SkipMemlockBump: true, // libbpf raises RLIMIT_MEMLOCK itself where the kernel needs it
 	})
 	if err != nil {
-		return nil, fmt.Errorf("opening BPF object: %w", plainErrno(err))
+		return nil, fmt.Errorf("opening BPF object: %w", err)
 	}
 	t := &tracer{mod: mod}
 	defer func() {
@@ -141,12 +150,24 @@ func load(opts Options, reuse map[string]int) (_ *tracer, retErr error) {
 			t.close()
 		}
 	}()
+	debug := opts.Logger != nil && opts.Logger.Enabled(context.Background(), slog.LevelDebug)
+	level := uint32(bpfsys.LogNone)
+	if debug {
+		level = bpfsys.LogStats
+	}
+	o, err := objectOf(mod)
+	if err != nil {
+		return nil, err
+	}
+	if t.logs, err = bpfsys.NewProgLogs(o, level); err != nil {
+		return nil, fmt.Errorf("allocating verifier logs: %w", err)
+	}
 	for name, v := range map[string]uint32{"test_skip_exit_tgid": opts.testSkipExit, "test_skip_free_tgid": opts.testSkipFree} {
 		if v == 0 {
 			continue
 		}
 		if err := mod.InitGlobalVariable(name, v); err != nil {
-			return nil, fmt.Errorf("setting %s: %w", name, plainErrno(err))
+			return nil, fmt.Errorf("setting %s: %w", name, err)
 		}
 	}
 	sizes := map[string]uint32{
@@ -157,36 +178,81 @@ func load(opts Options, reuse map[string]int) (_ *tracer, retErr error) {
 	for name, n := range sizes {
 		m, err := mod.GetMap(name)
 		if err != nil {
-			return nil, fmt.Errorf("map %s: %w", name, plainErrno(err))
+			return nil, fmt.Errorf("map %s: %w", name, err)
 		}
 		if err := m.SetMaxEntries(n); err != nil {
-			return nil, fmt.Errorf("sizing map %s: %w", name, plainErrno(err))
+			return nil, fmt.Errorf("sizing map %s: %w", name, err)
 		}
+	}
+	if err := checkRing(mod, notifySize); err != nil {
+		return nil, err
 	}
 	for name, fd := range reuse {
 		m, err := mod.GetMap(name)
 		if err != nil {
-			return nil, fmt.Errorf("map %s: %w", name, plainErrno(err))
+			return nil, fmt.Errorf("map %s: %w", name, err)
 		}
 		if err := m.ReuseFD(fd); err != nil {
-			return nil, fmt.Errorf("reusing pinned map %s: %w", name, plainErrno(err))
+			return nil, fmt.Errorf("reusing pinned map %s: %w", name, err)
 		}
 	}
-	if err := mod.BPFLoadObject(); err != nil {
-		return nil, fmt.Errorf("loading BPF program%s: %w", permHint(err), plainErrno(err))
+	err = mod.BPFLoadObject()
+	logs := t.logs.Logs()
+	if err != nil {
+		return nil, loadError(err, logs)
+	}
+	if debug {
+		for _, l := range logs {
+			opts.Logger.Debug("BPF program verified", "program", l.Program, "log", l.Log)
+		}
 	}
 	for _, name := range progNames {
 		prog, err := mod.GetProgram(name)
 		if err != nil {
-			return nil, fmt.Errorf("program %s: %w", name, plainErrno(err))
+			return nil, fmt.Errorf("program %s: %w", name, err)
 		}
 		link, err := prog.AttachGeneric()
 		if err != nil {
-			return nil, fmt.Errorf("attaching %s to sched_process_exit%s: %w", name, permHint(err), plainErrno(err))
+			return nil, fmt.Errorf("attaching program %s to %s: %w%s", name, prog.SectionName(), err, permHint(permLoad, err))
 		}
 		t.links = append(t.links, link)
 	}
 	return t, nil
+}
+
+// checkRing makes sure the object's notify ring buffer has the size the Go side
+// maps (notifySize): BTF describes records, not a ring buffer's size.
+func checkRing(mod *bpf.Module, size uint32) error {
+	m, err := mod.GetMap(mapNotify)
+	if err != nil {
+		return fmt.Errorf("map %s: %w", mapNotify, err)
+	}
+	if n := m.MaxEntries(); n != size {
+		return fmt.Errorf("ring buffer %s has %d bytes, this build maps %d: %w", mapNotify, n, size, ErrIncompatible)
+	}
+	return nil
+}
+
+// objectOf returns libbpf's struct bpf_object * of mod. libbpfgo v0.10.0 keeps it
+// unexported, and has no way to give the object or its programs a kernel log
+// buffer (bpf_object_open_opts.kernel_log_buf, bpf_program__set_log_buf).
+func objectOf(mod *bpf.Module) (unsafe.Pointer, error) {
+	f := reflect.ValueOf(mod).Elem().FieldByName("obj")
+	if f.Kind() != reflect.Pointer || f.IsNil() {
+		return nil, errors.New("libbpfgo.Module has no bpf_object field \"obj\": a libbpfgo other than v0.10.0?")
+	}
+	return f.UnsafePointer(), nil
+}
+
+// loadError is the error of a failed load whose programs' verifier logs are logs:
+// a *VerifierError when one of them says why, with a permission hint otherwise.
+func loadError(err error, logs []bpfsys.ProgLog) error {
+	for _, l := range logs {
+		if lines := strings.Split(strings.TrimRight(l.Log, "\n"), "\n"); reason(lines) != "" {
+			return fmt.Errorf("loading exitsnoop.bpf.o: %w", &VerifierError{Program: l.Program, Err: err, Log: lines})
+		}
+	}
+	return fmt.Errorf("loading exitsnoop.bpf.o: %w%s", err, permHint(permLoad, err))
 }
 
 // progFds returns the programs' file descriptors, in progNames' order.
@@ -215,25 +281,10 @@ func (t *tracer) close() error {
 	var errs []error
 	for _, l := range t.links {
 		if err := l.Destroy(); err != nil {
-			errs = append(errs, fmt.Errorf("detaching program: %w", plainErrno(err)))
+			errs = append(errs, fmt.Errorf("detaching program: %w", err))
 		}
 	}
 	t.mod.Close()
+	t.logs.Free() // after the object, which points to them
 	return errors.Join(errs...)
-}
-
-// plainErrno strips libbpfgo's message down to the errno it wraps, if any.
-func plainErrno(err error) error {
-	var errno syscall.Errno
-	if errors.As(err, &errno) {
-		return errno
-	}
-	return err
-}
-
-func permHint(err error) string {
-	if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) {
-		return " (need root, or CAP_BPF with CAP_PERFMON)"
-	}
-	return ""
 }

@@ -27,12 +27,16 @@ type ExitStatus struct {
 	// exit(code), the signal number after a fatal signal, with 0x80 set when a
 	// core was dumped.
 	ExitCode int32
-	// StartBoottime is the process's start time, in ns since boot (CLOCK_BOOTTIME).
+	// StartBoottime is the process's start, in ns of CLOCK_BOOTTIME as the kernel
+	// counts it: since boot, suspends included, without a time namespace's
+	// offset (clock_gettime in such a namespace adds its offset). StartTime
+	// converts it to wall-clock time.
 	StartBoottime uint64
-	// ExittedTime is when the exit was recorded, in ns since boot
-	// (CLOCK_BOOTTIME, like StartBoottime, so that a suspend between the two
-	// counts; the seed used CLOCK_MONOTONIC). An exit recorded by the fallback
-	// carries the time of its reap.
+	// ExittedTime is when the exit was recorded, on the same clock as
+	// StartBoottime (the seed used CLOCK_MONOTONIC, which stops during a
+	// suspend): Runtime is the difference, ExitTime the wall-clock time. An exit
+	// recorded by the fallback carries the time of its reap; one recorded by
+	// ExitedEventFromWaitStatus, the time of that call.
 	ExittedTime uint64
 }
 

@@ -32,7 +32,8 @@
  *   On failure errno is set to the same (positive) value, and
  *   exitsnoop_last_error() describes the failure in words. No function aborts
  *   or exits the process, whatever it is given. (libbpf may print warnings on
- *   stderr when the BPF program fails to load, such as a verifier log.)
+ *   stderr when the BPF program fails to load; the verifier's reason for
+ *   refusing it is in exitsnoop_last_error().)
  * - Errors:
  *     -EINVAL      a NULL pointer where one is required, pid 0, an options
  *                  struct with a bad sz or unknown non-zero trailing bytes, a

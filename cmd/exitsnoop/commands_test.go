@@ -132,6 +132,7 @@ func TestCommandErrors(t *testing.T) {
 		_, stderr, code := cli(t, append([]string{args[0], "--bpffs", root}, args[1:]...)...)
 		assert.Equal(t, 1, code, args)
 		assert.Contains(t, stderr, "run `exitsnoop install --bpffs "+root+"` first", args)
+		assert.NotContains(t, stderr, "EnsureRunning", "one hint, the tool's")
 	}
 	root = installed(t)
 	_, stderr, code := cli(t, "trace", "--bpffs", root, "1")

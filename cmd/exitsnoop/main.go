@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -105,13 +106,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 1
 }
 
-// explain adds the fix to errors an operator can fix.
+// explain says what the operator can do about err: the library's messages name
+// its own functions (EnsureRunning) where the tool has a command, so for those
+// errors the tool says it instead. A verifier's refusal comes with its log.
 func explain(err error, root string) string {
+	var ve *exitsnoop.VerifierError
 	switch {
 	case errors.Is(err, exitsnoop.ErrNotInstalled):
-		return fmt.Sprintf("%v: run `exitsnoop install --bpffs %s` first", err, root)
-	case errors.Is(err, exitsnoop.ErrIncompatible):
-		return err.Error()
+		return fmt.Sprintf("exitsnoop is not installed under %s: run `exitsnoop install --bpffs %s` first", root, root)
+	case errors.Is(err, exitsnoop.ErrNotRunning):
+		return fmt.Sprintf("the exitsnoop pinned under %s is not running: run `exitsnoop install --bpffs %s` to repair it", root, root)
+	case errors.As(err, &ve):
+		return fmt.Sprintf("%v\nverifier log of %s:\n%s", err, ve.Program, strings.Join(ve.Log, "\n"))
 	}
 	return err.Error()
 }

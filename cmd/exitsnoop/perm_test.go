@@ -15,11 +15,19 @@ import (
 
 // asUser runs the CLI as uid 65534 with only the capabilities the README names
 // for a private tracer, CAP_BPF and CAP_PERFMON (ambient, nothing else in the
-// bounding set). It returns stderr and the exit code. Kernels before 5.11 charge
-// BPF memory to RLIMIT_MEMLOCK, which the README says to raise for them: the test
-// raises it where it can (the VMs' root can; 5.11+ ignores it).
+// bounding set). It returns stderr and the exit code.
 func asUser(t *testing.T, args ...string) (string, int) {
 	t.Helper()
+	return withCaps(t, "bpf,perfmon", args...)
+}
+
+// withCaps runs the CLI as uid 65534 with only the capabilities caps names
+// ("bpf,perfmon"). It returns stderr and the exit code. Kernels before 5.11 charge
+// BPF memory to RLIMIT_MEMLOCK, which the README says to raise for them: the test
+// raises it where it can (the VMs' root can; 5.11+ ignores it).
+func withCaps(t *testing.T, caps string, args ...string) (string, int) {
+	t.Helper()
+	plus := "+" + strings.ReplaceAll(caps, ",", ",+")
 	dir, err := os.MkdirTemp("", "exitsnoop-user-") // t.TempDir's parent is 0700
 	require.NoError(t, err)
 	t.Cleanup(func() { os.RemoveAll(dir) })
@@ -31,8 +39,8 @@ func asUser(t *testing.T, args ...string) (string, int) {
 	unlimited := unix.Rlimit{Cur: unix.RLIM_INFINITY, Max: unix.RLIM_INFINITY}
 	unix.Setrlimit(unix.RLIMIT_MEMLOCK, &unlimited) // inherited by the child
 	cmd := exec.Command("setpriv", append([]string{"--reuid=65534", "--regid=65534", "--clear-groups",
-		"--inh-caps=-all,+bpf,+perfmon", "--ambient-caps=+bpf,+perfmon",
-		"--bounding-set=-all,+bpf,+perfmon", "--", userBin}, args...)...)
+		"--inh-caps=-all," + plus, "--ambient-caps=" + plus,
+		"--bounding-set=-all," + plus, "--", userBin}, args...)...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	err = cmd.Run()
@@ -48,6 +56,10 @@ func asUser(t *testing.T, args ...string) (string, int) {
 func TestPermissions(t *testing.T) {
 	stderr, code := asUser(t, "run", "--", "sh", "-c", "exit 3")
 	require.Equal(t, 3, code, "a private tracer works with CAP_BPF+CAP_PERFMON: %s", stderr)
+	stderr, code = withCaps(t, "bpf", "run", "--", "true")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "(needs root, or CAP_BPF and CAP_PERFMON)", "tracing programs need CAP_PERFMON")
+	assert.Equal(t, 1, strings.Count(stderr, "need"), "one hint: %s", stderr)
 
 	root, err := os.MkdirTemp("", "exitsnoop-root-")
 	require.NoError(t, err)
