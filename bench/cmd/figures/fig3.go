@@ -22,7 +22,7 @@ const (
 )
 
 // measureFig3 measures, for every exit, the time from the kernel's record of it
-// (ExittedTime: bpf_ktime_get_ns in the tracepoint, CLOCK_MONOTONIC) to the moment
+// (ExittedTime: CLOCK_BOOTTIME for ours, CLOCK_MONOTONIC for the seed's) to the moment
 // a waiter blocked before the exit has it in hand. Both tracers are attached and
 // trace every child; the methods take turns exit by exit, so they share the
 // conditions. The waiter blocks first; the child is released after it is ready.
@@ -98,9 +98,9 @@ func pct(v []float64, p float64) float64 {
 }
 
 type fig3Result struct {
-	notified uint64 // CLOCK_MONOTONIC when the waiter had the exit
+	notified uint64 // when the waiter had the exit, on the clock of exited
 	exited   uint64 // ExittedTime of the event
-	began    uint64 // CLOCK_MONOTONIC when the waiter began to wait
+	began    uint64 // when the waiter began to wait, on the clock of exited
 	err      error
 }
 
@@ -130,7 +130,8 @@ func fig3Exit(ours *exitsnoop.Store, ref *reference.Store, method string, id uin
 			close(ready)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			ev, err := ours.Wait(ctx, id)
-			r.notified = spawn.Monotonic()
+			r.notified = spawn.Clock(unix.CLOCK_BOOTTIME) // ours' ExittedTime is CLOCK_BOOTTIME
+			r.began += spawn.Clock(unix.CLOCK_BOOTTIME) - spawn.Monotonic()
 			cancel()
 			if err == nil {
 				r.exited = ev.ExittedTime

@@ -239,7 +239,7 @@ func reportCmd(args []string) error {
 	// Figure 3.
 	if r.Fig3 != nil {
 		w("## 3. Exit → notification latency\n\n")
-		w("From the kernel's record of an exit (ExittedTime, `bpf_ktime_get_ns()` in the tracepoint: CLOCK_MONOTONIC) to the\n")
+		w("From the kernel's record of an exit (ExittedTime: ours CLOCK_BOOTTIME, the seed's CLOCK_MONOTONIC) to the\n")
 		w("moment a waiter that was blocked before the exit has it, read with `clock_gettime(CLOCK_MONOTONIC)`. Ours: `Store.Wait`\n")
 		w("(ring-buffer notification). pidfd poll: `poll(2)` on a pidfd of the child (exit time from the reference's event).\n")
 		w("Reference: the seed's users' way, pidfd poll then `GetExitedEvent` from its map. Both tracers trace every child;\n")

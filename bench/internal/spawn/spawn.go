@@ -168,8 +168,11 @@ func Pidns(pid uint32) (dev, ino uint64, err error) {
 }
 
 // Monotonic is CLOCK_MONOTONIC in ns: the clock of bpf_ktime_get_ns.
-func Monotonic() uint64 {
+func Monotonic() uint64 { return Clock(unix.CLOCK_MONOTONIC) }
+
+// Clock reads clock in ns.
+func Clock(clock int32) uint64 {
 	var ts unix.Timespec
-	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	unix.ClockGettime(clock, &ts)
 	return uint64(ts.Nano())
 }
