@@ -453,10 +453,11 @@ func (sub *Subscription) end() {
 	}
 }
 
-// Lost counts what this subscription missed: one per event dropped because C was
-// full, plus one per time the reader fell behind and found events overwritten in
-// the kernel's ring buffer (how many is unknowable: their headers are gone too).
-// It is 0 if and only if the subscription missed nothing.
+// Lost counts what this subscription missed after the kernel wrote it: one per
+// event dropped because C was full, plus one per time the reader fell behind and
+// found events overwritten in the kernel's ring buffer (how many is unknowable:
+// their headers are gone too). Events the kernel could not write at all, the
+// ring buffer being full, are counted in Stats.NotifyLost instead.
 func (sub *Subscription) Lost() uint64 {
 	return sub.lost.Load() + sub.n.reader.Lost() - sub.lostBase
 }
