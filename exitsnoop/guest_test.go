@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"log/slog"
+	"os"
 	"reflect"
 	"strings"
 	"sync"
@@ -83,7 +84,7 @@ func TestLoggerGetsLibbpf(t *testing.T) {
 	assert.True(t, strings.HasPrefix(got.msgs[0], "DEBUG"), "%q", got.msgs[0])
 }
 
-// TestQuietByDefault: without a Logger, a load writes nothing to stderr.
+// TestQuietByDefault: without a Logger, loading and pinning write nothing to stderr.
 func TestQuietByDefault(t *testing.T) {
 	cmd := helperCmd("open-private", "-")
 	var stderr strings.Builder
@@ -93,12 +94,28 @@ func TestQuietByDefault(t *testing.T) {
 }
 
 // openPrivateOnce is the open-private helper: Open and Close a private tracer.
+// It then installs, upgrades and uninstalls a pinned tracer, which libbpf
+// comments on too.
 func openPrivateOnce() error {
 	s, err := Open(Options{})
 	if err != nil {
 		return err
 	}
-	return s.Close()
+	if err := s.Close(); err != nil {
+		return err
+	}
+	root, err := os.MkdirTemp("", "exitsnoop-quiet-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(root)
+	if err := EnsureRunning(root); err != nil {
+		return err
+	}
+	if err := upgrade(pinDir(root), Options{BPFFSRoot: root}.withDefaults()); err != nil {
+		return err
+	}
+	return Uninstall(root)
 }
 
 // TestLayoutsMatchBTF: the Go mirrors match the embedded object's BTF, and a

@@ -198,17 +198,19 @@ func install(dir string, opts Options) (retErr error) {
 		return err
 	}
 	step("install:loaded")
-	for _, name := range mapNames {
-		m, err := t.mod.GetMap(name)
-		if err != nil {
-			return fmt.Errorf("map %s: %w", name, err)
+	return withLibbpfLogger(opts.Logger, func() error { // libbpf says what it pins
+		for _, name := range mapNames {
+			m, err := t.mod.GetMap(name)
+			if err != nil {
+				return fmt.Errorf("map %s: %w", name, err)
+			}
+			if err := m.Pin(filepath.Join(dir, name)); err != nil {
+				return fmt.Errorf("pinning map %s: %w", name, err)
+			}
+			step("install:" + name)
 		}
-		if err := m.Pin(filepath.Join(dir, name)); err != nil {
-			return fmt.Errorf("pinning map %s: %w", name, err)
-		}
-		step("install:" + name)
-	}
-	return pinPrograms(dir, t, "install:")
+		return pinPrograms(dir, t, "install:")
+	})
 }
 
 // upgrade replaces the programs of a running tracer, keeping its maps: each new
@@ -237,7 +239,7 @@ func upgrade(dir string, opts Options) error {
 	}
 	defer t.close()
 	step("upgrade:loaded")
-	if err := pinPrograms(dir, t, "upgrade:"); err != nil {
+	if err := withLibbpfLogger(opts.Logger, func() error { return pinPrograms(dir, t, "upgrade:") }); err != nil {
 		return err
 	}
 	return writeMeta(reuse[mapMeta])
