@@ -439,7 +439,9 @@ func Uninstall(bpffsRoot string) error {
 	}
 	step("uninstall:unpinned")
 	if !onBPFFS(bpffsRoot) {
-		if err := unix.Unmount(dir, 0); err != nil {
+		// Detached at once: a path lookup racing it (a NewStore) would make a plain
+		// unmount fail with EBUSY; the pins go with the last reference.
+		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
 			return fmt.Errorf("unmounting bpffs at %s: %w", dir, err)
 		}
 	}
