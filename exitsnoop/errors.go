@@ -154,8 +154,8 @@ func (e *VerifierError) Unwrap() error { return e.Err }
 func reason(log []string) string {
 	for i := len(log) - 1; i >= 0; i-- {
 		l := strings.TrimSpace(log[i])
-		if l != "" && !strings.HasPrefix(l, "processed ") && !strings.HasPrefix(l, "verification time ") &&
-			!strings.HasPrefix(l, "stack depth ") {
+		if l != "" && !strings.HasPrefix(l, "processed ") && !strings.HasPrefix(l, "insns processed ") && // 7.x
+			!strings.HasPrefix(l, "verification time ") && !strings.HasPrefix(l, "stack depth ") {
 			return l
 		}
 	}
