@@ -1,7 +1,11 @@
 # exitsnoop: `make` builds everything, `make test` runs the real-kernel tests (as root).
 # Targets: all test demo static cabi vmtest bench clean install-libbpf consumer consumer-test.
+# ARCH=arm64 (or amd64) builds for that architecture, cross-compiled on another one
+# (scripts/arch.mk): `make static cabi vmtest ARCH=arm64` on an amd64 machine.
 
-OUTPUT    := $(abspath build)
+include scripts/arch.mk
+$(call native-only,test demo bench consumer consumer-test)
+OUTPUT    := $(abspath build$(ARCH_DIR))
 # libbpf's source: the submodule, or, in a tree without one (our module as Go's proxy
 # serves it), a copy that scripts/fetch-libbpf.sh fills under OUTPUT.
 LIBBPF    := $(abspath $(if $(wildcard libbpf),libbpf,$(OUTPUT)/libbpf-src))
@@ -19,23 +23,24 @@ SETUP     := $(OUTPUT)/.setup-done
 
 # cgo sees libbpf's own headers (and its newer UAPI) before /usr/include.
 export CGO_CFLAGS  := -I$(OUTPUT)/libbpf/include -I$(LIBBPF)/include/uapi
-export CGO_LDFLAGS := $(LIBBPF_A) -lelf -lz
+export CGO_LDFLAGS := $(strip $(LIBBPF_A) $(SYSROOT_LDFLAGS) -lelf -lz)
 
 .PHONY: all setup libbpf install-libbpf bpf build test demo static cabi vmtest bench clean check-bpf \
-	consumer consumer-test
+	consumer consumer-test FORCE
 
 all: build check-bpf
 
 setup: $(SETUP)
-$(SETUP): scripts/setup.sh
-	bash scripts/setup.sh
+$(SETUP): scripts/setup.sh scripts/debian.sh
+	bash scripts/setup.sh $(ARCH)
 	@mkdir -p $(@D) && touch $@
 
 # libbpf/ is a submodule; without GitHub it is filled from Debian's verified source.
 $(LIBBPF)/src/libbpf.c: | $(SETUP)
 	bash scripts/fetch-libbpf.sh $(LIBBPF)
 
-LIBBPF_MAKE = $(MAKE) -C $(LIBBPF)/src -s BUILD_STATIC_ONLY=1 EXTRA_CFLAGS="-fPIC -O2" OBJDIR=$(OUTPUT)/libbpf/obj
+LIBBPF_MAKE = $(MAKE) -C $(LIBBPF)/src -s BUILD_STATIC_ONLY=1 EXTRA_CFLAGS="$(strip -fPIC -O2 $(SYSROOT_CFLAGS))" \
+	OBJDIR=$(OUTPUT)/libbpf/obj $(if $(CROSS),CROSS_COMPILE=$(CROSS) AR=$(CROSS)ar NO_PKG_CONFIG=1)
 
 libbpf: $(LIBBPF_A)
 $(LIBBPF_A): $(LIBBPF)/src/libbpf.c
@@ -51,8 +56,12 @@ install-libbpf: $(LIBBPF_A)
 	@echo "install-libbpf: libbpf in $(DESTDIR)$(PREFIX); build with PKG_CONFIG_PATH=$(PREFIX)/lib/pkgconfig"
 
 # Relative paths and no DWARF keep the object byte-identical across checkouts.
+# One object for every architecture: CO-RE, its own kernel_types.h, and no __TARGET_ARCH_*
+# (bpf_tracing.h needs one only for PT_REGS_*/BPF_KPROBE, the registers of a pt_regs; the
+# tp_btf programs take their arguments with BPF_PROG, from the context array, the same on
+# every architecture). The object is byte-identical with or without -D__TARGET_ARCH_x86.
 $(BPF_BUILT): bpf/exitsnoop.bpf.c bpf/exitsnoop.h bpf/kernel_types.h Makefile $(LIBBPF_A)
-	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -Ibuild/libbpf/include -fdebug-prefix-map=$(CURDIR)=. \
+	$(CLANG) -g -O2 -target bpf -I$(patsubst $(CURDIR)/%,%,$(OUTPUT))/libbpf/include -fdebug-prefix-map=$(CURDIR)=. \
 		-c bpf/exitsnoop.bpf.c -o $@
 	$(STRIP) -g $@
 
@@ -66,20 +75,32 @@ check-bpf: $(BPF_BUILT)
 build: $(LIBBPF_A) | $(SETUP)
 	$(GO) build -tags $(GOTAGS) -o $(OUTPUT)/exitsnoop ./cmd/exitsnoop
 
-static: $(LIBBPF_A) | $(SETUP)
-	$(GO) build $(STATIC) -o $(OUTPUT)/exitsnoop-static ./cmd/exitsnoop
+static: $(OUTPUT)/exitsnoop-static
 
-# The test suite, built once as static binaries, in a VM per kernel (vmtest/README.md).
+# Go decides what to rebuild (FORCE: it is always asked).
+$(OUTPUT)/exitsnoop-static $(VMTEST)/exitsnoop: $(LIBBPF_A) FORCE | $(SETUP)
+	@mkdir -p $(@D)
+	$(GO) build $(STATIC) -o $@ ./cmd/exitsnoop
+
+# The test suite, built once as static binaries, in a VM per kernel (vmtest/README.md):
+# <name>.test is package ./$(PKG_<name>)'s, then the C checks (cgo/Makefile's vmtest-list).
 # KERNELS="6.1" runs one; the default is vmtest/kernels.conf's matrix.
-vmtest: all
-	@mkdir -p $(VMTEST)
-	$(GO) test -c $(STATIC) -o $(VMTEST)/exitsnoop.test ./exitsnoop
-	$(GO) test -c $(STATIC) -o $(VMTEST)/cli.test ./cmd/exitsnoop
-	$(GO) build $(STATIC) -o $(VMTEST)/exitsnoop ./cmd/exitsnoop
-	printf '%s %s\n' $(VMTEST)/exitsnoop.test $(CURDIR)/exitsnoop \
-		$(VMTEST)/cli.test $(CURDIR)/cmd/exitsnoop > $(VMTEST)/tests.list
+PKG_exitsnoop := exitsnoop
+PKG_cli       := cmd/exitsnoop
+PKG_ringbuf   := internal/ringbuf
+VMTEST_BINS   := $(VMTEST)/exitsnoop.test $(VMTEST)/cli.test $(VMTEST)/ringbuf.test
+
+$(VMTEST)/%.test: $(LIBBPF_A) FORCE | $(SETUP)
+	@mkdir -p $(@D)
+	$(GO) test -c $(STATIC) -o $@ ./$(PKG_$*)
+
+$(VMTEST)/tests.list: $(VMTEST_BINS) $(VMTEST)/exitsnoop FORCE
+	printf '%s %s\n' $(foreach b,$(VMTEST_BINS),$(b) $(CURDIR)/$(PKG_$(basename $(notdir $(b))))) > $@
+	$(MAKE) -C cgo vmtest-list LIBBPF_A=$(LIBBPF_A) LIST=$@
+
+vmtest: all $(VMTEST)/tests.list
 	VMTEST_LIST=$(VMTEST)/tests.list VMTEST_OUT=$(VMTEST)/results VMTEST_TIMEOUT=$(VMTEST_TIMEOUT) \
-		bash vmtest/run.sh $(KERNELS)
+		VMTEST_ARCH=$(ARCH) bash vmtest/run.sh $(KERNELS)
 
 # The real-kernel tests: as root, never skipped (they fail where they cannot run).
 test: all
@@ -90,7 +111,7 @@ test: all
 
 # The C ABI: cgo/build/libexitsnoop.a, exitsnoop.h and exitsnoop.pc (cgo/README.md).
 cabi: $(LIBBPF_A) | $(SETUP)
-	$(MAKE) -C cgo
+	$(MAKE) -C cgo LIBBPF_A=$(LIBBPF_A)
 
 # examples/consumer, a module of its own, built by the README's recipe alone (dynamic and
 # static, checked with file and ldd); consumer-test also runs it (as root).

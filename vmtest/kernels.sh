@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Usage: vmtest/kernels.sh SERIES
 # Fetches (once, then from the cache) the Debian kernel of SERIES named in vmtest/kernels.conf
-# and prepares it for virtme-ng; prints "<kernel release> <path of vmlinuz> <note>" on stdout,
-# <note> being "pinned", or "NOT-PINNED:<package>=<version>" when the mirror has moved on.
+# for the architecture VMTEST_ARCH (default: the host's) and prepares it for virtme-ng; prints
+# "<kernel release> <path of vmlinuz> <note>" on stdout, <note> being "pinned", or
+# "NOT-PINNED:<package>=<version>" when the mirror has moved on.
 #
 # Cache: $VMTEST_CACHE/kernels/<package>_<version>/root, laid out as a tiny root file system:
 #   root/lib/modules/<release>/{vmlinuz,config,kernel/...,modules.dep}
 # virtme-ng looks for the modules of a kernel image in <dir>/lib/modules/<release>, where <dir> is
 # the closest parent of the image that has lib/modules, so vmlinuz lives inside that tree.
 # Modules are decompressed (virtme-ng's initramfs cannot load .ko.xz/.ko.zst) and depmod'ed.
+# kernels.conf names amd64 packages; another architecture takes the same package of its own
+# flavour (linux-image-6.1.0-50-amd64 -> linux-image-6.1.0-50-arm64), same version.
 set -euo pipefail
 # shellcheck source=vmtest/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -18,6 +21,10 @@ conf=${VMTEST_KERNELS_CONF:-$VMTEST_DIR/kernels.conf}
 read -r _ suite pin_pkg pin_ver < <(awk -v s="$series" '$1==s {print; exit}' "$conf") ||
 	die "series '$series' is not in $conf (known: $(awk '!/^#/ && NF {printf "%s ", $1}' "$conf"))"
 kcache=$VMTEST_CACHE/kernels
+tag=$series # what a prepared kernel's "series" file says: one kernel per series and arch
+if [ "$VMTEST_ARCH" != amd64 ]; then
+	pin_pkg=${pin_pkg%amd64}$VMTEST_ARCH tag+=" $VMTEST_ARCH"
+fi
 
 loud() {
 	{
@@ -87,11 +94,11 @@ prepare() { # PKG VERSION: download, verify (apt), unpack and fix up into the ca
 	rm -rf "$tmp/debs" "$tmp/root/usr/share/doc" "$tmp/root/usr/lib/modules"
 	mv "$tmp" "$dir"
 	echo "$kver $dir/root/lib/modules/$kver/vmlinuz" >"$dir/ready.tmp" && mv "$dir/ready.tmp" "$dir/ready"
-	echo "$series" >"$dir/series"
+	echo "$tag" >"$dir/series"
 	log "prepared $kver in $((SECONDS - t0)) s ($(du -sh "$dir" | cut -f1)) -> $dir"
-	# keep the cache bounded: one kernel per series
+	# keep the cache bounded: one kernel per series (and architecture)
 	for d in "$kcache"/*/series; do
-		[ -f "$d" ] && [ "$(cat "$d")" = "$series" ] && [ "${d%/series}" != "$dir" ] && rm -rf "${d%/series}"
+		[ -f "$d" ] && [ "$(cat "$d")" = "$tag" ] && [ "${d%/series}" != "$dir" ] && rm -rf "${d%/series}"
 	done
 	return 0
 }
@@ -103,9 +110,9 @@ if ready "$pin_pkg" "$pin_ver"; then
 fi
 
 # 2. ask the mirror
-if ! (apt_update "$suite"); then
+if ! (apt_update "$suite" 60 "$VMTEST_ARCH"); then
 	for d in "$kcache"/*/series; do # offline: any prepared kernel of the series will do
-		if [ -f "$d" ] && [ "$(cat "$d")" = "$series" ] && [ -f "${d%/series}/ready" ]; then
+		if [ -f "$d" ] && [ "$(cat "$d")" = "$tag" ] && [ -f "${d%/series}/ready" ]; then
 			loud "cannot reach Debian's mirror; using the cached ${d%/series} instead of $pin_pkg=$pin_ver"
 			b=$(basename "${d%/series}") # <package>_<version>
 			emit "${b%%_*}" "${b#*_}"
@@ -114,7 +121,7 @@ if ! (apt_update "$suite"); then
 	done
 	die "cannot fetch the $series kernel: the mirror is unreachable and nothing is cached"
 fi
-apt_opts "$suite"
+apt_opts "$suite" "$VMTEST_ARCH"
 if apt-cache "${APT_OPTS[@]}" show "$pin_pkg=$pin_ver" >/dev/null 2>&1; then
 	pkg=$pin_pkg ver=$pin_ver
 else
@@ -124,7 +131,7 @@ else
 		read -r pkg ver <<<"$found"
 		loud "Debian $suite no longer has the pinned $pin_pkg=$pin_ver" \
 			"USING THE NEWEST $series KERNEL INSTEAD: $pkg=$ver" \
-			"update the $series line of vmtest/kernels.conf to: $series $suite $pkg $ver"
+			"update the $series line of vmtest/kernels.conf to: $series $suite ${pkg%"$VMTEST_ARCH"}amd64 $ver"
 	else
 		found=$(newest_in_suite "^linux-image-[0-9.]+(-[0-9]+)?(\+[a-z0-9]+)?-${flavour}\$") ||
 			die "Debian $suite has no linux-image-*-$flavour kernel at all"

@@ -6,7 +6,10 @@
 #
 # Environment (all optional):
 #   KERNELS         series to run, e.g. "6.1" (default: every line of kernels.conf); args win
-#   VMTEST_LIST     list of "<test binary> <package dir>" lines (default build/vmtest/tests.list)
+#   VMTEST_ARCH     the guests' architecture: the host's (default), or arm64 on amd64 (emulated,
+#                   with a Debian root of its own: vmtest/rootfs.sh)
+#   VMTEST_LIST     list of "<test binary> <package dir>" lines (default build/vmtest/tests.list);
+#                   "<binary> <dir> c": a program (a C check), passed if it exits 0
 #   VMTEST_OUT      results directory (default build/vmtest/results); one subdir per series
 #   VMTEST_TIMEOUT  seconds per VM, boot included (default 900)
 #   VMTEST_MEM      guest memory (default 2G);  VMTEST_CPUS guest CPUs (default: host's, max 4)
@@ -38,6 +41,8 @@ cpus=${VMTEST_CPUS:-$(($(nproc) > 4 ? 4 : $(nproc)))}
 GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 
 "$VMTEST_DIR/setup.sh"
+root=/ # the guests' root: the host's, or one of their architecture
+[ "$VMTEST_ARCH" = "$HOST_ARCH" ] || root=$("$VMTEST_DIR/rootfs.sh")
 
 # ---- kernels: fetch/prepare (cached) -------------------------------------------------------
 declare -A kver kimg knote
@@ -46,6 +51,9 @@ for s in $KERNELS; do
 	line=$("$VMTEST_DIR/kernels.sh" "$s") || die "cannot prepare the $s kernel"
 	read -r "kver[$s]" "kimg[$s]" "knote[$s]" <<<"$line"
 	log "kernel $s: ${kver[$s]} ready ($((SECONDS - t0)) s)$([ "${knote[$s]}" = pinned ] || echo " ${knote[$s]}")"
+	# a root of their own: the modules (hard links) where the guest's modprobe looks
+	m=$root/lib/modules/${kver[$s]}
+	[ "$root" = / ] || [ -d "$m" ] || cp -al "$(dirname "${kimg[$s]}")" "$m"
 done
 [ "$prepare_only" -eq 0 ] || exit 0
 
@@ -62,6 +70,35 @@ while read -r bin dir rest; do
 done <"$list"
 [ "$n_bins" -gt 0 ] || die "$list lists no test binary"
 mkdir -p "$out" && out=$(realpath "$out")
+
+# the module of a package dir: its nearest ancestor with a go.mod (itself if none)
+module_dir() {
+	local d=$1
+	while [ "$d" != / ] && [ ! -f "$d/go.mod" ]; do d=$(dirname "$d"); done
+	if [ -f "$d/go.mod" ]; then echo "$d"; else echo "$1"; fi
+}
+
+# ---- what a guest of another architecture sees of the host -----------------------------------
+# (A guest of the host's architecture sees the host's root read-only, and its results
+# directory writable, at their host paths.) One of another architecture has a root of its own:
+# it sees, read-only and at their host paths, the modules of the listed packages (a test may
+# read ../bpf/) and the directories of the binaries, on mount points made in that root; and
+# its results directory, writable, at /mnt. Not at its host path: that may lie in a read-only
+# share (build/arm64/vmtest/results is in the module), and virtme-ng mounts the writable
+# shares first. /mnt, because virtme-ng checks that a guest path exists on the host, or lies
+# under one of the overlays (/tmp, /etc, ...) that the guest mounts in the background, where
+# a share could end up hidden.
+guest_res="" shares=()
+if [ "$root" != / ]; then
+	[ -d /mnt ] || die "no /mnt here: virtme-ng wants the guest's mount point of the results on the host too"
+	guest_res=/mnt shares=(--arch "$VMTEST_ARCH" --root "$root")
+	while read -r d; do
+		mkdir -p "$root$d"
+		shares+=(--rodir="$d=$d")
+	done < <(while read -r bin dir rest; do
+		[ -z "$bin" ] || printf '%s\n%s\n' "$(dirname "$bin")" "$(module_dir "$dir")"
+	done <"$list" | LC_ALL=C sort -u | awk '{ for (i = 1; i <= n; i++) if (index($0 "/", k[i] "/") == 1) next; k[++n] = $0; print }')
+fi
 
 # ---- KVM or software emulation ---------------------------------------------------------------
 # /dev/kvm can exist and still not work (e.g. nested virtualization that hangs or aborts QEMU):
@@ -85,7 +122,10 @@ kvm_works() {
 	[ "$res" = yes ]
 }
 first=${KERNELS%% *}
-case ${VMTEST_KVM:-auto} in
+kvm=${VMTEST_KVM:-auto}
+[ "$root" = / ] || kvm=other-arch
+case $kvm in
+other-arch) accel=() accel_name="software emulation ($VMTEST_ARCH guests on $HOST_ARCH)" ;;
 1 | yes) accel=() accel_name=KVM ;;
 0 | no) accel=(--disable-kvm) accel_name="software emulation (VMTEST_KVM=0)" ;;
 *)
@@ -101,21 +141,21 @@ log "accelerator: $accel_name; $cpus CPUs, $mem per VM, timeout ${timeout_s} s; 
 # ---- one VM per kernel -------------------------------------------------------------------------
 # import path of a package dir (module path from the nearest go.mod), for test2json -p
 pkg_name() {
-	local d=$1 rel=""
-	while [ "$d" != / ] && [ ! -f "$d/go.mod" ]; do rel=/$(basename "$d")$rel d=$(dirname "$d"); done
-	if [ -f "$d/go.mod" ]; then
-		echo "$(awk '$1=="module" {print $2; exit}' "$d/go.mod")$rel"
+	local m
+	m=$(module_dir "$1")
+	if [ -f "$m/go.mod" ]; then
+		echo "$(awk '$1=="module" {print $2; exit}' "$m/go.mod")${1#"$m"}"
 	else
 		basename "$1"
 	fi
 }
 
-write_guest_script() { # DIR: the script the guest runs; it records each binary's exit status
+write_guest_script() { # DIR GUEST_DIR: the script the guest runs; it records each binary's exit status
 	cat >"$1/guest.sh" <<EOF
 #!/bin/bash
 # Generated by vmtest/run.sh: runs every test binary of tests.list; "<n> <exit code> <binary>"
 # per binary goes to status, then "done <uname -r>". A missing "done" line means the guest died.
-res=$1
+res=$2
 : >"\$res/status.partial"
 echo "vmtest guest: \$(uname -r), \$(nproc) CPUs, \$(awk '/MemTotal/ {print \$2, \$3}' /proc/meminfo)"
 # what a systemd host has mounted, and virtme-init does not mount by itself
@@ -124,7 +164,7 @@ mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracin
 mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
 echo "vmtest guest: mounts: \$(awk '\$3 ~ /^(bpf|tracefs|debugfs)\$/ {printf "%s ", \$2}' /proc/mounts)"
 fail=0 n=0
-while read -r bin dir rest; do
+while read -r bin dir kind rest; do
 	[ -n "\$bin" ] || continue
 	n=\$((n + 1))
 	# 20 minutes, or less: what is left of the VM's $timeout_s s budget (boot included) minus a
@@ -133,8 +173,20 @@ while read -r bin dir rest; do
 	[ \$left -le 1200 ] || left=1200
 	[ \$left -ge 60 ] || left=60
 	echo "vmtest guest: [\$n] \$bin (-test.timeout=\${left}s)"
-	(cd "\$dir" && exec "\$bin" -test.v=test2json -test.timeout=\${left}s) >"\$res/\$n.raw" 2>&1 </dev/null
-	rc=\$?
+	if [ "\$kind" = c ]; then
+		# a program (a C check): one test named after it, passed if it exits 0, written in the
+		# framing test2json reads from a Go test binary's -test.v=test2json output (^V lines)
+		name=\$(basename "\$bin") t0=\$SECONDS
+		printf '\026=== RUN   %s\n' "\$name" >"\$res/\$n.raw"
+		(cd "\$dir" && exec timeout -k 10 \$left "\$bin") >>"\$res/\$n.raw" 2>&1 </dev/null
+		rc=\$?
+		[ -z "\$(tail -c1 "\$res/\$n.raw")" ] || echo >>"\$res/\$n.raw"
+		v=PASS && [ \$rc -eq 0 ] || v=FAIL
+		printf '\026--- %s: %s (%d.00s)\n\026%s\n' \$v "\$name" \$((SECONDS - t0)) \$v >>"\$res/\$n.raw"
+	else
+		(cd "\$dir" && exec "\$bin" -test.v=test2json -test.timeout=\${left}s) >"\$res/\$n.raw" 2>&1 </dev/null
+		rc=\$?
+	fi
 	echo "\$n \$rc \$bin" >>"\$res/status.partial"
 	echo "vmtest guest: [\$n] exit \$rc"
 	[ \$rc -eq 0 ] || fail=1
@@ -155,14 +207,15 @@ for s in $KERNELS; do
 	res=$out/$s
 	rm -rf "$res" && mkdir -p "$res"
 	cp "$list" "$res/tests.list"
-	write_guest_script "$res"
+	gres=${guest_res:-$res} # the results directory, as the guest sees it
+	write_guest_script "$res" "$gres"
 	log "kernel $s (${kver[$s]}): booting, log in $res/console.log"
 	t0=$SECONDS
 	# timeout(1) puts the VM in its own process group, out of reach of ^C: the trap stops it.
 	# --rwdir in its guest=host form: vng checks a bare path relative to its working directory.
 	cd "$res"
 	timeout -k 10 "$timeout_s" vng --run "${kimg[$s]}" "${accel[@]}" --force-9p \
-		--cpus "$cpus" --memory "$mem" --rwdir="$res=$res" --verbose --exec "$res/guest.sh" \
+		--cpus "$cpus" --memory "$mem" "${shares[@]}" --rwdir="$gres=$res" --verbose --exec "$gres/guest.sh" \
 		>"$res/console.log" 2>&1 </dev/null &
 	vm_pid=$!
 	vng_rc=0
@@ -202,7 +255,7 @@ for s in $KERNELS; do
 	if [ "$vng_rc" -eq 124 ] || [ "$vng_rc" -eq 137 ]; then
 		reason="timed out after ${timeout_s} s (VMTEST_TIMEOUT)"
 	elif [ ! -f "$res/status" ]; then
-		reason="no status file from the guest (kernel panic or boot failure? see console.log)"
+		reason="no status file from the guest (vng exited $vng_rc: kernel panic, boot failure, or QEMU killed? see console.log)"
 	else
 		bad=$(awk '$1 ~ /^[0-9]+$/ && $2 != 0 {printf "%s%s exit %s", sep, $3, $2; sep=", "}' "$res/status")
 		ran=$(grep -c '^[0-9]' "$res/status" || true)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what vmtest/run.sh needs: QEMU, virtme-ng and the guest's helpers.
+# Installs what vmtest/run.sh needs: QEMU (for VMTEST_ARCH's guests), virtme-ng and the guest's
+# helpers.
 # Idempotent: does nothing when everything is already there.
 # virtme-ng is not in bookworm: its architecture-independent .deb is taken from trixie with a
 # private apt sources list (verified by apt against Debian's signed Release files) and
@@ -16,6 +17,11 @@ VNG_VERSION=1.35-1
 # packages, file and kmod are virtme-ng 1.35's own Depends.
 deps=(qemu-system-x86 busybox-static udev kmod file xz-utils zstd
 	python3 python3-argcomplete python3-pkg-resources python3-requests)
+case $VMTEST_ARCH in
+amd64) ;;
+arm64) deps+=(qemu-system-arm) ;; # qemu-system-aarch64
+*) die "no VM support for VMTEST_ARCH=$VMTEST_ARCH (supported: amd64 arm64)" ;;
+esac
 
 missing=()
 for p in "${deps[@]}"; do
