@@ -136,8 +136,9 @@ func reportCmd(args []string) error {
 	if r.Fig1 != nil {
 		f1 = aggregateFig1(r.Fig1)
 		for _, a := range f1 {
-			w("| 1. kernel cost per exit | %s | %.0f ns | %.0f ns | %.2f | ≤ 0.5 | %s |\n",
-				a.name, a.ours, a.ref, a.ours/a.ref, verdict(a.ours/a.ref <= 0.5))
+			goal, met := a.goal()
+			w("| 1. kernel cost per exit | %s | %.0f ns | %.0f ns | %.2f | %s | %s |\n",
+				a.name, a.ours, a.ref, a.ours/a.ref, goal, verdict(met))
 		}
 		for _, a := range f1 {
 			w("| 1. (floor) | empty program, %s | %.0f ns | | | | |\n", a.name, a.empty)
@@ -168,8 +169,8 @@ func reportCmd(args []string) error {
 		}
 		o, p, rf := f3[methodOurs], f3[methodPidfd], f3[methodRef]
 		w("| 3. exit → notification | p50 | %.0f µs | %.0f µs | %.2f (pidfd poll: %.0f µs) | | |\n", o.P50us, rf.P50us, o.P50us/rf.P50us, p.P50us)
-		w("| 3. | p99 | %.0f µs | %.0f µs | %.2f (pidfd poll: %.0f µs) | ours p99 ≤ 1.5 × pidfd p99: %.2f | %s |\n",
-			o.P99us, rf.P99us, o.P99us/rf.P99us, p.P99us, o.P99us/p.P99us, verdict(o.P99us <= 1.5*p.P99us))
+		w("| 3. | p99 | %.0f µs | %.0f µs | %.2f (pidfd poll: %.0f µs) | ours p99 ≤ 1.0 × pidfd p99: %.2f | %s |\n",
+			o.P99us, rf.P99us, o.P99us/rf.P99us, p.P99us, o.P99us/p.P99us, verdict(o.P99us <= p.P99us))
 	}
 	var f4ratio float64
 	if r.Fig4 != nil {
@@ -188,7 +189,7 @@ func reportCmd(args []string) error {
 	}
 	w("\nMachine: %s, %d CPUs, %d MiB, kernel %s, %s, %s. Load average (1, 5, 15 min) %s at the start of the run, %s at its end: ",
 		m.CPU, m.CPUs, m.MemMiB, m.Kernel, m.OS, m.Go, m.LoadStart, m.LoadEnd)
-	w("the machine is a VM shared with other work, so figures 3, 4 and 6 carry that noise.\n\n")
+	w("the machine is a VM whose host runs other tenants, and the run's own spawners count in the load, so figures 3, 4 and 6 carry scheduling noise.\n\n")
 
 	// Figure 1.
 	if r.Fig1 != nil {
@@ -304,7 +305,7 @@ func reportCmd(args []string) error {
 	w("## Machine\n\n")
 	w("- CPU: %s, %d CPUs; memory %d MiB\n- Kernel: %s (BTF, BPF JIT)\n- OS: %s\n- Go: %s; clang: see `clang --version` in the commands log\n",
 		m.CPU, m.CPUs, m.MemMiB, m.Kernel, m.OS, m.Go)
-	w("- Load average at start / end: %s / %s (other jobs, a TCG virtual machine among them, shared the machine)\n\n", m.LoadStart, m.LoadEnd)
+	w("- Load average at start / end: %s / %s (the run's own spawners count in it)\n\n", m.LoadStart, m.LoadEnd)
 	w("## Commands\n\n")
 	w("Everything: `make bench` (= `bash bench/run.sh`), as root, from the repository root. It builds libbpf if needed,\n")
 	w("then runs the following from `bench/` (with `CGO_CFLAGS`/`CGO_LDFLAGS` pointing at the vendored libbpf, as in the\n")
@@ -321,6 +322,21 @@ func reportCmd(args []string) error {
 type fig1Agg struct {
 	name             string
 	ours, ref, empty float64
+}
+
+// goal is the issue's goal for the workload (ours/reference; untraced without a
+// reader also ≤ 1.5 × the empty program), and whether it is met.
+func (a fig1Agg) goal() (string, bool) {
+	r := a.ours / a.ref
+	switch {
+	case strings.HasPrefix(a.name, "untraced") && strings.HasSuffix(a.name, "no reader"):
+		return fmt.Sprintf("≤ 0.4, and ≤ 1.5 × empty: %.2f", a.ours/a.empty), r <= 0.4 && a.ours <= 1.5*a.empty
+	case strings.HasPrefix(a.name, "untraced"):
+		return "≤ 0.5", r <= 0.5
+	case strings.HasSuffix(a.name, "no reader"):
+		return "≤ 1.0", r <= 1.0
+	}
+	return "≤ 1.5", r <= 1.5
 }
 
 func aggregateFig1(f *Fig1) []fig1Agg {
@@ -367,7 +383,7 @@ func fig1Chart(f1 []fig1Agg) svg.Chart {
 		c.Values = append(c.Values, []float64{a.empty, a.ref, a.ours})
 		c.Labels = append(c.Labels, []string{"", "", fmt.Sprintf("%.0f\n×%.2f", a.ours, a.ours/a.ref)})
 	}
-	c.Note = "Ours' label: ns per exit and the ratio to the reference. Goal: ratio ≤ 0.5."
+	c.Note = "Ours' label: ns per exit and the ratio to the reference. Goals: untraced ≤ 0.4 (no reader, and ≤ 1.5 × empty) / 0.5 (read); traced ≤ 1.0 / 1.5."
 	return c
 }
 
@@ -420,7 +436,7 @@ func fig3Chart(f *Fig3) svg.Chart {
 		}
 		c.Values = append(c.Values, v)
 	}
-	c.Note = "Goal: ours' p99 ≤ 1.5 × the pidfd poll's p99."
+	c.Note = "Goal: ours' p99 ≤ 1.0 × the pidfd poll's p99."
 	return c
 }
 
