@@ -1,17 +1,23 @@
 // Package ringbuf reads a BPF ring buffer (BPF_MAP_TYPE_RINGBUF, kernel 5.8+)
-// through its memory mapping, without cgo and without allocating per record, as
-// one of possibly several readers that each see every record.
+// through its memory mapping, without allocating per record, as one of possibly
+// several readers that each see every record.
 //
-// The layout is the kernel's (kernel/bpf/ringbuf.c): a consumer page that the
-// reader writes, then a producer page and the data area, mapped twice in a row so
-// that a record that wraps around is contiguous. A Reader is for one goroutine;
-// Close may be called from any goroutine to make a blocked Read return ErrClosed.
+// The reading itself is ring.c (ring.h says how), the one implementation that
+// the C library uses too; this package adds what is Go's: the wait in epoll on
+// the ring's descriptor, ended by Close from another goroutine. A Reader is for
+// one goroutine; Close may be called from any goroutine to make a blocked Read
+// return ErrClosed.
 package ringbuf
+
+// #cgo CFLAGS: -O2 -Wall
+// #include <errno.h>
+// #include <stdlib.h>
+// #include "ring.h"
+import "C"
 
 import (
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,11 +27,8 @@ import (
 )
 
 const (
-	hdrSize     = 8       // struct bpf_ringbuf_hdr: u32 len, u32 pg_off
-	busyBit     = 1 << 31 // BPF_RINGBUF_BUSY_BIT: being written
-	discardBit  = 1 << 30 // BPF_RINGBUF_DISCARD_BIT: skip it
-	lenMask     = ^uint32(busyBit | discardBit)
-	epollWakeup = 1 // epoll data of the close eventfd
+	batch       = 16 // records copied per call into C
+	epollWakeup = 1  // epoll data of the close eventfd
 )
 
 // ErrClosed is returned by Read after Close.
@@ -33,43 +36,39 @@ var ErrClosed = errors.New("ring buffer reader closed")
 
 // Reader consumes records of one ring buffer.
 type Reader struct {
-	cons, prod, data []byte // the mappings
-	mask             uint64
-	pos              uint64 // this reader's position; the shared one is in cons
-	buf              [MaxRecord]byte
-	lost             atomic.Uint64
-	epfd             int
-	mu               sync.Mutex // guards wakefd between Close and Release
-	wakefd           int
-	closed           atomic.Bool
-	events           [2]unix.EpollEvent
-	waiting          *uint32   // the producer's flag: wake me (WakeOnDemand)
-	last             time.Time // when Read last found records
+	c      *readerC // C memory: the C reader and its batch buffer
+	epfd   int
+	mu     sync.Mutex // guards wakefd and c between Close, Lost and Release
+	wakefd int
+	lost   uint64 // Lost's count once released
+	closed atomic.Bool
+	events [2]unix.EpollEvent
 }
+
+// readerC is allocated in C memory, which C may keep pointers into.
+type readerC struct {
+	ring C.struct_es_ring
+	lens [batch]C.uint32_t
+	out  [batch * MaxRecord]byte
+}
+
+// MaxRecord is the longest record Read delivers.
+const MaxRecord = C.ES_RING_MAX_RECORD
 
 // NewReader maps the ring buffer behind fd (fd may be closed afterwards).
 func NewReader(fd int, size uint32) (_ *Reader, retErr error) {
-	page := os.Getpagesize()
-	if size == 0 || size&(size-1) != 0 || int(size)%page != 0 {
-		return nil, fmt.Errorf("ring buffer size %d: not a power-of-two multiple of the page size", size)
-	}
-	r := &Reader{mask: uint64(size) - 1, epfd: -1, wakefd: -1}
+	r := newReader()
 	defer func() {
 		if retErr != nil {
 			r.Release()
 		}
 	}()
+	if rc := C.es_ring_map(&r.c.ring, C.int(fd), C.uint32_t(size)); rc == -C.EINVAL {
+		return nil, fmt.Errorf("ring buffer size %d: not a power-of-two multiple of the page size", size)
+	} else if rc < 0 {
+		return nil, fmt.Errorf("mapping ring buffer: %w", unix.Errno(-rc))
+	}
 	var err error
-	if r.cons, err = unix.Mmap(fd, 0, page, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED); err != nil {
-		return nil, fmt.Errorf("mapping consumer page: %w", err)
-	}
-	if r.prod, err = unix.Mmap(fd, int64(page), page+2*int(size), unix.PROT_READ, unix.MAP_SHARED); err != nil {
-		return nil, fmt.Errorf("mapping producer pages: %w", err)
-	}
-	r.data = r.prod[page:]
-	// A new reader starts with the records to come; older ones are for others.
-	r.pos = atomic.LoadUint64(r.producerPos())
-	r.publish()
 	if r.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
 		return nil, fmt.Errorf("epoll_create1: %w", err)
 	}
@@ -88,51 +87,42 @@ func NewReader(fd int, size uint32) (_ *Reader, retErr error) {
 	return r, nil
 }
 
-func (r *Reader) consumerPos() *uint64 { return (*uint64)(unsafe.Pointer(&r.cons[0])) }
-func (r *Reader) producerPos() *uint64 { return (*uint64)(unsafe.Pointer(&r.prod[0])) }
+func newReader() *Reader {
+	c := (*readerC)(C.calloc(1, C.size_t(unsafe.Sizeof(readerC{}))))
+	if c == nil {
+		panic("ringbuf: out of C memory")
+	}
+	return &Reader{c: c, epfd: -1, wakefd: -1}
+}
 
 // WakeOnDemand tells the reader that the producer writes records without waking
 // readers, and wakes them all (BPF_RB_FORCE_WAKEUP) only when it finds *waiting
 // set, clearing it. Read then sets it before it sleeps, and first lingers awake
 // for a few milliseconds after records came, looking at shorter and shorter
-// intervals: a stream of records then costs the producer no wake-ups. Call it
-// before the first Read.
-func (r *Reader) WakeOnDemand(waiting *uint32) { r.waiting = waiting }
-
-// Lingering after records came: Read looks again after lingerFirst, doubling up
-// to lingerMax, for lingerFor in all, before it sets the waiting flag and sleeps.
-const (
-	lingerFirst = 50 * time.Microsecond
-	lingerMax   = time.Millisecond
-	lingerFor   = 5 * time.Millisecond
-)
+// intervals: a stream of records then costs the producer no wake-ups. waiting
+// must not be Go memory (it is the producer's: a mapped array). Call it before
+// the first Read.
+func (r *Reader) WakeOnDemand(waiting *uint32) {
+	C.es_ring_wake_on_demand(&r.c.ring, (*C.uint32_t)(unsafe.Pointer(waiting)))
+}
 
 // Read calls fn for each available record, in order, then returns; when none is
 // available it first waits for one. The record's bytes are a copy, valid only
 // during fn; records longer than MaxRecord are skipped, as lost.
 func (r *Reader) Read(fn func(record []byte)) error {
-	pause := lingerFirst
 	for {
 		if r.closed.Load() {
 			return ErrClosed
 		}
-		if n := r.consume(fn); n > 0 {
-			r.last = time.Now()
+		if r.consume(fn) > 0 {
 			return nil
 		}
-		if r.waiting != nil {
-			if time.Since(r.last) < lingerFor {
-				time.Sleep(pause)
-				pause = min(2*pause, lingerMax)
-				continue
-			}
-			// An atomic store orders the flag before the look at the records, as the
-			// producer's commit orders its record before its look at the flag.
-			atomic.StoreUint32(r.waiting, 1)
-			if n := r.consume(fn); n > 0 {
-				r.last = time.Now()
-				return nil
-			}
+		if d := C.es_ring_idle(&r.c.ring); d > 0 {
+			time.Sleep(time.Duration(d))
+			continue
+		}
+		if r.consume(fn) > 0 { // the flag is set: one more look, then sleep
+			return nil
 		}
 		if _, err := unix.EpollWait(r.epfd, r.events[:], BackstopMillis); err != nil && err != unix.EINTR {
 			return fmt.Errorf("epoll_wait: %w", err)
@@ -144,78 +134,33 @@ func (r *Reader) Read(fn func(record []byte)) error {
 // readers of new data by the shared consumer position, so a reader that another
 // reader overtook sees none when it wakes. With one reader it never matters.
 // (A variable for the tests that prove wake-ups alone wake readers.)
-var BackstopMillis = 100
-
-// MaxRecord is the longest record Read delivers.
-const MaxRecord = 256
+var BackstopMillis = C.ES_RING_BACKSTOP_MS
 
 // Lost counts what this reader missed: one for each record too long, and one
 // for each time it fell behind and found records overwritten before it read
 // them, however many records that was (their headers are overwritten too: the
 // number is unknowable). It is 0 if and only if the reader missed nothing.
-func (r *Reader) Lost() uint64 { return r.lost.Load() }
-
-// consume hands every committed record after the reader's own position to fn and
-// returns how many it handed.
-//
-// Several readers, in several processes, may share a ring buffer: each keeps its
-// own position and moves the shared consumer position (the kernel's bound on
-// what it may overwrite) to the furthest any reader got. A reader left behind
-// may find its records overwritten: it checks, after copying each record, that
-// the producer has not come round to it, and skips to the shared position if so.
-func (r *Reader) consume(fn func([]byte)) int {
-	n := 0
-	defer r.publish()
-	for {
-		prod := atomic.LoadUint64(r.producerPos())
-		if prod-r.pos > r.mask+1 {
-			r.resync()
-			continue
-		}
-		if r.pos >= prod {
-			return n
-		}
-		off := r.pos & r.mask
-		hdr := atomic.LoadUint32((*uint32)(unsafe.Pointer(&r.data[off])))
-		if hdr&busyBit != 0 {
-			return n // being written; the writer wakes us when done
-		}
-		size := uint64(hdr & lenMask)
-		if size > r.mask {
-			r.resync() // read a header the producer was overwriting
-			continue
-		}
-		rec := r.buf[:min(size, MaxRecord)]
-		copy(rec, r.data[off+hdrSize:])
-		if atomic.LoadUint64(r.producerPos())-r.pos > r.mask+1 {
-			r.resync() // overwritten while copied
-			continue
-		}
-		r.pos += (size + hdrSize + 7) &^ 7
-		switch {
-		case hdr&discardBit != 0:
-		case size > MaxRecord:
-			r.lost.Add(1)
-		default:
-			fn(rec)
-			n++
-		}
+func (r *Reader) Lost() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.c == nil {
+		return r.lost
 	}
+	return uint64(C.es_ring_lost(&r.c.ring))
 }
 
-// resync skips what the producer overwrote: up to the shared consumer position,
-// where the kernel keeps records intact.
-func (r *Reader) resync() {
-	r.lost.Add(1)
-	r.pos = max(r.pos, atomic.LoadUint64(r.consumerPos()))
-}
-
-// publish moves the shared consumer position up to this reader's.
-func (r *Reader) publish() {
+// consume hands every committed record after the reader's position to fn, a
+// batch at a time, and returns how many it handed.
+func (r *Reader) consume(fn func([]byte)) int {
+	total := 0
 	for {
-		c := atomic.LoadUint64(r.consumerPos())
-		if c >= r.pos || atomic.CompareAndSwapUint64(r.consumerPos(), c, r.pos) {
-			return
+		n := int(C.es_ring_consume(&r.c.ring, (*C.uint8_t)(&r.c.out[0]), &r.c.lens[0], batch))
+		for i := range n {
+			fn(r.c.out[i*MaxRecord : i*MaxRecord+int(r.c.lens[i])])
+		}
+		total += n
+		if n < batch {
+			return total
 		}
 	}
 }
@@ -235,22 +180,22 @@ func (r *Reader) Close() {
 // Release unmaps the ring buffer and closes the reader's descriptors. Call it
 // once no Read is running.
 func (r *Reader) Release() error {
-	var errs []error
-	for _, m := range [][]byte{r.cons, r.prod} {
-		if m != nil {
-			if err := unix.Munmap(m); err != nil {
-				errs = append(errs, fmt.Errorf("unmapping ring buffer: %w", err))
-			}
-		}
-	}
-	r.cons, r.prod, r.data = nil, nil, nil
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	var err error
+	if r.c != nil {
+		r.lost = uint64(C.es_ring_lost(&r.c.ring))
+		if rc := C.es_ring_unmap(&r.c.ring); rc < 0 {
+			err = fmt.Errorf("unmapping ring buffer: %w", unix.Errno(-rc))
+		}
+		C.free(unsafe.Pointer(r.c))
+		r.c = nil
+	}
 	for _, fd := range []int{r.epfd, r.wakefd} {
 		if fd >= 0 {
 			unix.Close(fd)
 		}
 	}
 	r.epfd, r.wakefd = -1, -1
-	return errors.Join(errs...)
+	return err
 }

@@ -15,6 +15,14 @@ import (
 
 // stride is how far a record of n bytes moves the producer: header, payload,
 // rounded up to 8 bytes.
+// The kernel's record header (struct bpf_ringbuf_hdr: u32 len, u32 pg_off) and
+// its flags, as ring.c reads them.
+const (
+	hdrSize    = 8
+	busyBit    = 1 << 31
+	discardBit = 1 << 30
+)
+
 func stride(n int) uint64 { return (uint64(n) + hdrSize + 7) &^ 7 }
 
 // harness is one real ring buffer of the smallest size (a page), its producer
@@ -248,11 +256,12 @@ func TestBusyRecord(t *testing.T) {
 		return b
 	}
 	cons, prod := mmap(page), mmap(3*page)
-	r := &Reader{cons: cons, prod: prod, data: prod[page:], mask: uint64(page) - 1, epfd: -1, wakefd: -1}
+	r := newReaderOn(cons, prod, page, uint64(page))
 	defer r.Release()
+	data := prod[page:]
 	put := func(pos uint64, flags uint32, payload string) {
-		copy(r.data[pos+hdrSize:], payload)
-		atomic.StoreUint32((*uint32)(unsafe.Pointer(&r.data[pos])), flags|uint32(len(payload)))
+		copy(data[pos+hdrSize:], payload)
+		atomic.StoreUint32((*uint32)(unsafe.Pointer(&data[pos])), flags|uint32(len(payload)))
 	}
 	consume := func(want ...string) {
 		t.Helper()
