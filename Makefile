@@ -107,6 +107,7 @@ test: all
 	bash scripts/check-env.sh
 	$(GO) vet -tags $(GOTAGS) ./...
 	$(GO) test -tags $(GOTAGS) -race -count=1 ./...
+	$(GO) test -tags $(GOTAGS) -asan -count=1 ./internal/ringbuf # its C core under ASan+LSan
 	$(MAKE) -C cgo test
 
 # The C ABI: cgo/build/libexitsnoop.a, exitsnoop.h and exitsnoop.pc (cgo/README.md).

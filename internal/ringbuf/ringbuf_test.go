@@ -168,6 +168,26 @@ func TestDiscardedAndTooLong(t *testing.T) {
 	}
 }
 
+// TestBatchEdges: the reader copies records into C memory a batch at a time; a
+// too-long record where the batch's last copy would go, and runs of exactly a
+// batch and one more, are delivered whole and in order. (`make test` runs this
+// package under -asan too: a copy past the batch buffer is an error there.)
+func TestBatchEdges(t *testing.T) {
+	h := newHarness(t, 1)
+	f := h.readers[0]
+	for range batch - 1 {
+		h.emit(8, false)
+	}
+	h.emit(MaxRecord+100, false) // lost, at the batch's last slot
+	for i := range 2*batch + 1 {
+		h.emit(1+i%MaxRecord, false)
+	}
+	h.read(f)
+	if f.Lost() != 1 {
+		t.Errorf("Lost() = %d, want 1", f.Lost())
+	}
+}
+
 // TestSeveralReaders: readers that read at different paces, and one that starts
 // late, each deliver every record after their start, in order, across many
 // wraps; the kernel's consumer position is always the furthest reader's, so
