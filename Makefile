@@ -95,8 +95,9 @@ $(VMTEST)/%.test: $(LIBBPF_A) FORCE | $(SETUP)
 	$(GO) test -c $(STATIC) -o $@ ./$(PKG_$*)
 
 $(VMTEST)/tests.list: $(VMTEST_BINS) $(VMTEST)/exitsnoop FORCE
-	printf '%s %s\n' $(foreach b,$(VMTEST_BINS),$(b) $(CURDIR)/$(PKG_$(basename $(notdir $(b))))) > $@
-	$(MAKE) -C cgo vmtest-list LIBBPF_A=$(LIBBPF_A) LIST=$@
+	printf '%s %s\n' $(foreach b,$(VMTEST_BINS),$(b) $(CURDIR)/$(PKG_$(basename $(notdir $(b))))) > $@.tmp
+	$(MAKE) -C cgo vmtest-list LIBBPF_A=$(LIBBPF_A) LIST=$@.tmp
+	mv $@.tmp $@
 
 vmtest: all $(VMTEST)/tests.list
 	VMTEST_LIST=$(VMTEST)/tests.list VMTEST_OUT=$(VMTEST)/results VMTEST_TIMEOUT=$(VMTEST_TIMEOUT) \

@@ -6,8 +6,12 @@
 ARCHS         := amd64 arm64
 TRIPLET_amd64 := x86_64-linux-gnu
 TRIPLET_arm64 := aarch64-linux-gnu
-HOST_ARCH     := $(shell dpkg --print-architecture 2>/dev/null || uname -m)
-ARCH          ?= $(HOST_ARCH)
+HOST_ARCH     := $(shell dpkg --print-architecture 2>/dev/null || uname -m | sed 's/x86_64/amd64/;s/aarch64/arm64/')
+# Only from the command line (make ARCH=arm64): kernel developers' shells often export
+# ARCH=x86 or ARCH=arm64 for Kbuild, which must not turn a plain `make` into a cross build.
+ifneq ($(origin ARCH),command line)
+ARCH          := $(HOST_ARCH)
+endif
 ifeq ($(filter $(ARCH),$(ARCHS)),)
 $(error ARCH=$(ARCH) is not supported: use one of $(ARCHS) (Debian's names; amd64 = x86_64, arm64 = aarch64))
 endif

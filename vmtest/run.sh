@@ -66,6 +66,10 @@ while read -r bin dir rest; do
 	[[ $bin == /* && $dir == /* ]] || die "$list: paths must be absolute: '$bin $dir'"
 	[ -x "$bin" ] || die "$list: $bin is not an executable file"
 	[ -d "$dir" ] || die "$list: $dir is not a directory"
+	case $rest in
+	"" | c) ;;
+	*) die "$list: '$rest' after $bin: the kind is empty (a Go test binary) or c (a program)" ;;
+	esac
 	n_bins=$((n_bins + 1))
 done <"$list"
 [ "$n_bins" -gt 0 ] || die "$list lists no test binary"
@@ -224,17 +228,23 @@ for s in $KERNELS; do
 	cd - >/dev/null
 	secs=$((SECONDS - t0))
 
-	# test2json on the host, from the raw outputs the guest left
+	# test2json on the host, from the raw outputs the guest left; a binary that ran no
+	# top-level test (or whose output test2json cannot read) proves nothing: it fails.
+	top='"Test":"[^"/]*"' # top-level tests only, not subtests
 	: >"$res/test.json"
 	i=0
+	noresult=""
 	while read -r bin dir rest; do
 		[ -n "$bin" ] || continue
 		i=$((i + 1))
 		[ -f "$res/$i.raw" ] || continue
-		"$GO" tool test2json -p "$(pkg_name "$dir")" <"$res/$i.raw" >>"$res/test.json" 2>/dev/null ||
-			log "WARNING: test2json failed on $res/$i.raw"
+		if ! json=$("$GO" tool test2json -p "$(pkg_name "$dir")" <"$res/$i.raw" 2>/dev/null); then
+			noresult+=" $(basename "$bin") (test2json failed)"
+		elif ! grep -E '"Action":"(pass|fail)"' <<<"$json" | grep -q "$top"; then
+			noresult+=" $(basename "$bin")"
+		fi
+		printf '%s\n' "$json" >>"$res/test.json"
 	done <"$list"
-	top='"Test":"[^"/]*"' # top-level tests only, not subtests
 	npass=$(grep '"Action":"pass"' "$res/test.json" | grep -c "$top" || true)
 	nfail=$(grep '"Action":"fail"' "$res/test.json" | grep -c "$top" || true)
 	nskip=$(grep '"Action":"skip"' "$res/test.json" | grep -c "$top" || true)
@@ -263,6 +273,8 @@ for s in $KERNELS; do
 			reason="$nfail failed: $failed_tests"
 		elif [ -n "$bad" ]; then
 			reason=$bad
+		elif [ -n "$noresult" ]; then
+			reason="no test result from:$noresult"
 		elif [ "$ran" -ne "$n_bins" ]; then
 			reason="ran $ran of $n_bins test binaries"
 		elif [ "$vng_rc" -ne 0 ]; then

@@ -732,6 +732,16 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	alarm(300); /* a hang fails the run rather than CI */
+	for (int a = 1; a < argc; a++) {
+		bool known = false;
+
+		for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
+			known |= strcmp(argv[a], tests[i].name) == 0;
+		if (!known) {
+			fprintf(stderr, "test_exitsnoop: no test named '%s'\n", argv[a]);
+			return 2;
+		}
+	}
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
 		bool run = argc < 2 && tests[i].by_default;
 		int before = failures;
@@ -747,5 +757,5 @@ int main(int argc, char **argv)
 		fflush(stdout);
 	}
 	printf("%d checks, %d failed\n", checks, failures);
-	return failures ? 1 : 0;
+	return failures || checks == 0 ? 1 : 0; /* a run that checked nothing proves nothing */
 }
