@@ -31,7 +31,9 @@ export CGO_LDFLAGS := $(strip $(LIBBPF_A) $(SYSROOT_LDFLAGS) -lelf -lz)
 all: build check-bpf
 
 setup: $(SETUP)
-$(SETUP): scripts/setup.sh scripts/debian.sh
+# Another ARCH asks every time (about a second when nothing changed): its sysroot follows
+# Debian's updates of libelf and zlib, which the cross build links statically.
+$(SETUP): scripts/setup.sh scripts/debian.sh $(if $(CROSS),FORCE)
 	bash scripts/setup.sh $(ARCH)
 	@mkdir -p $(@D) && touch $@
 

@@ -33,6 +33,28 @@ host_suite() {
 	echo "$s"
 }
 
+# host_sources SUITE: "URI suite" lines of the machine's own sources for SUITE, SUITE-updates
+# and SUITE-security (deb822 debian.sources, or a one-line sources.list; read, never
+# modified): a sysroot of the machine's suite gets the same fixes as the machine.
+host_sources() {
+	local f=/etc/apt/sources.list.d/debian.sources
+	{
+		[ ! -r "$f" ] || awk -v RS= '{
+			uris = ""; suites = ""; deb = 0
+			n = split($0, l, "\n")
+			for (i = 1; i <= n; i++) {
+				if (l[i] ~ /^Types:.*(^|[ \t])deb([ \t]|$)/) deb = 1
+				if (l[i] ~ /^URIs:/) uris = substr(l[i], 6)
+				if (l[i] ~ /^Suites:/) suites = substr(l[i], 8)
+			}
+			if (!deb) next
+			nu = split(uris, u, " "); ns = split(suites, s, " ")
+			for (a = 1; a <= nu; a++) for (b = 1; b <= ns; b++) print u[a], s[b]
+		}' "$f"
+		[ ! -r /etc/apt/sources.list ] || awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^https?:/) { print $i, $(i + 1); next } }' /etc/apt/sources.list
+	} | awk -v s="$1" '$2 == s || $2 == s "-updates" || $2 == s "-security"' | sort -u
+}
+
 # apt_dir SUITE [ARCH]: the private apt directory of SUITE (and of a foreign ARCH).
 apt_dir() {
 	local dir=$EXITSNOOP_CACHE_DIR/apt/$1
@@ -47,7 +69,12 @@ apt_opts() {
 	dir=$(apt_dir "$suite" "$arch")
 	[ "$arch" = "$HOST_ARCH" ] || opt="arch=$arch "
 	mkdir -p "$dir/lists/partial" "$dir/archives/partial"
-	echo "deb [${opt}signed-by=$DEBIAN_KEYRING] $(debian_mirror) $suite main" >"$dir/sources.list"
+	{
+		host_sources "$suite"
+		echo "$(debian_mirror) $suite"
+	} | sort -u | while read -r uri s; do
+		echo "deb [${opt}signed-by=$DEBIAN_KEYRING] $uri $s main"
+	done >"$dir/sources.list"
 	APT_OPTS=(-o APT::Sandbox::User=root
 		-o "Dir::Etc::SourceList=$dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
 		-o "Dir::State::Lists=$dir/lists" -o "Dir::Cache::Archives=$dir/archives"
@@ -61,12 +88,24 @@ apt_update() {
 	local suite=$1 maxage=${2:-60} arch=${3:-$HOST_ARCH} dir
 	dir=$(apt_dir "$suite" "$arch")
 	apt_opts "$suite" "$arch"
-	if [ -n "$(find "$dir/lists" -maxdepth 1 -name '*_InRelease' -mmin "-$maxage" 2>/dev/null)" ]; then
+	# fresh enough, and of the same sources list (a changed list is fetched at once)
+	if cmp -s "$dir/sources.list" "$dir/lists/.sources" &&
+		[ -n "$(find "$dir/lists" -maxdepth 1 -name '*_InRelease' -mmin "-$maxage" 2>/dev/null)" ]; then
 		return 0
 	fi
 	log "apt-get update for Debian $suite$([ "$arch" = "$HOST_ARCH" ] || echo " $arch") (private lists in $dir)"
 	apt-get "${APT_OPTS[@]}" update -qq >&2 || { log "apt-get update for Debian $suite failed"; return 1; }
 	touch "$dir"/lists/*_InRelease
+	cp "$dir/sources.list" "$dir/lists/.sources"
+}
+
+# candidates SUITE ARCH PKG...: "<package>=<candidate version>" of each, from SUITE's
+# private lists (refreshed if a day old).
+candidates() {
+	local suite=$1 arch=$2
+	shift 2
+	apt_update "$suite" 1440 "$arch" || die "cannot reach Debian $suite ($arch)"
+	apt-cache "${APT_OPTS[@]}" policy "$@" | awk '/^[^ ]/ { p = $1; sub(/:$/, "", p) } /Candidate:/ { print p "=" $2 }'
 }
 
 # extract_debs [--deps] SUITE ARCH DEST PKG...: downloads PKG... of SUITE and ARCH (with

@@ -48,7 +48,8 @@ fi
 [ "$arch" != "$HOST_ARCH" ] || exit 0
 
 sysroot=$EXITSNOOP_CACHE_DIR/sysroot/$arch
-want="$(host_suite) ${sysroot_pkgs[*]}"
+# remade when a package has a newer version (a security fix) or these scripts change
+want="$(host_suite) $(candidates "$(host_suite)" "$arch" "${sysroot_pkgs[@]}" | paste -sd' ') $(cat "$0" "$(dirname "$0")/debian.sh" | sha256sum | cut -c1-16)"
 [ "$(cat "$sysroot/.ready" 2>/dev/null)" != "$want" ] || exit 0
 log "making the $arch sysroot (Debian $(host_suite): ${sysroot_pkgs[*]}) in $sysroot"
 rm -rf "$sysroot"

@@ -23,8 +23,8 @@ pkgs=(
 )
 suite=$(host_suite)
 root=$VMTEST_CACHE/rootfs/$suite-$VMTEST_ARCH
-# rebuilt when this script (packages, fix-ups) changes
-want="$(sha256sum <"$0" | cut -d' ' -f1) $suite $VMTEST_ARCH"
+# rebuilt when this script (packages, fix-ups) or the private apt configuration changes
+want="$(cat "$0" "$(dirname "$0")/../scripts/debian.sh" | sha256sum | cut -d' ' -f1) $suite $VMTEST_ARCH"
 if [ "$(cat "$root/.ready" 2>/dev/null)" = "$want" ]; then
 	echo "$root"
 	exit 0
