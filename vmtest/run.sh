@@ -8,9 +8,10 @@
 #   KERNELS         series to run, e.g. "6.1" (default: every line of kernels.conf); args win
 #   VMTEST_ARCH     the guests' architecture: the host's (default), or arm64 on amd64 (emulated,
 #                   with a Debian root of its own: vmtest/rootfs.sh)
-#   VMTEST_LIST     list of "<test binary> <package dir>" lines (default build/vmtest/tests.list);
+#   VMTEST_LIST     list of "<test binary> <package dir>" lines (default build/vmtest/tests.list,
+#                   build/<arch>/vmtest/tests.list for a VMTEST_ARCH other than the host's);
 #                   "<binary> <dir> c": a program (a C check), passed if it exits 0
-#   VMTEST_OUT      results directory (default build/vmtest/results); one subdir per series
+#   VMTEST_OUT      results directory (default build/vmtest/results, likewise); one subdir per series
 #   VMTEST_TIMEOUT  seconds per VM, boot included (default 900)
 #   VMTEST_MEM      guest memory (default 2G);  VMTEST_CPUS guest CPUs (default: host's, max 4)
 #   VMTEST_KVM      auto (probe, default), 1 (use KVM), 0 (software emulation)
@@ -33,8 +34,10 @@ for a in "$@"; do
 done
 [ ${#args[@]} -eq 0 ] || KERNELS="${args[*]}"
 KERNELS=${KERNELS:-$(awk '!/^#/ && NF {printf "%s ", $1}' "${VMTEST_KERNELS_CONF:-$VMTEST_DIR/kernels.conf}")}
-list=${VMTEST_LIST:-build/vmtest/tests.list}
-out=${VMTEST_OUT:-build/vmtest/results}
+# the Makefile's build directory of VMTEST_ARCH: build/, or build/<arch>/ for another
+bdir=build$([ "$VMTEST_ARCH" = "$HOST_ARCH" ] || echo "/$VMTEST_ARCH")
+list=${VMTEST_LIST:-$bdir/vmtest/tests.list}
+out=${VMTEST_OUT:-$bdir/vmtest/results}
 timeout_s=${VMTEST_TIMEOUT:-900}
 mem=${VMTEST_MEM:-2G}
 cpus=${VMTEST_CPUS:-$(($(nproc) > 4 ? 4 : $(nproc)))}
@@ -53,7 +56,8 @@ for s in $KERNELS; do
 	log "kernel $s: ${kver[$s]} ready ($((SECONDS - t0)) s)$([ "${knote[$s]}" = pinned ] || echo " ${knote[$s]}")"
 	# a root of their own: the modules (hard links) where the guest's modprobe looks
 	m=$root/lib/modules/${kver[$s]}
-	[ "$root" = / ] || [ -d "$m" ] || cp -al "$(dirname "${kimg[$s]}")" "$m"
+	# whole or not at all: an interrupted copy must not stand for the kernel's modules
+	[ "$root" = / ] || [ -d "$m" ] || { rm -rf "$m.tmp" && cp -al "$(dirname "${kimg[$s]}")" "$m.tmp" && mv "$m.tmp" "$m"; }
 done
 [ "$prepare_only" -eq 0 ] || exit 0
 
@@ -66,6 +70,10 @@ while read -r bin dir rest; do
 	[[ $bin == /* && $dir == /* ]] || die "$list: paths must be absolute: '$bin $dir'"
 	[ -x "$bin" ] || die "$list: $bin is not an executable file"
 	[ -d "$dir" ] || die "$list: $dir is not a directory"
+	# ELF e_machine: 62 x86-64, 183 AArch64 (a binary of another architecture fails at exec)
+	machine=$(od -An -tu2 -j18 -N2 "$bin" | tr -d ' ')
+	[ "$machine" = "$([ "$VMTEST_ARCH" = arm64 ] && echo 183 || echo 62)" ] ||
+		die "$list: $bin is not an ELF binary for $VMTEST_ARCH (e_machine $machine)"
 	case $rest in
 	"" | c) ;;
 	*) die "$list: '$rest' after $bin: the kind is empty (a Go test binary) or c (a program)" ;;
