@@ -29,7 +29,7 @@ RUN make -C /usr/src/exitsnoop install-libbpf PREFIX=/opt/libbpf-1.5 OUTPUT=/tmp
     make -C /usr/src/exitsnoop consumer OUTPUT=/tmp/exitsnoop-build && \
     for arch in amd64 arm64; do \
         make -C /usr/src/exitsnoop static cabi ARCH=$arch OUTPUT=/tmp/exitsnoop-build/$arch && \
-        file /tmp/exitsnoop-build/$arch/exitsnoop-static | grep "statically linked" && \
+        file /tmp/exitsnoop-build/$arch/exitsnoop-static | grep "$([ $arch = arm64 ] && echo 'ARM aarch64' || echo 'x86-64').*statically linked" && \
         make -C /usr/src/exitsnoop/cgo clean ARCH=$arch || exit 1; \
     done && \
     rm -rf /tmp/exitsnoop-build && go clean -cache
