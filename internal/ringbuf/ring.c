@@ -26,6 +26,17 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/* publish moves the shared consumer position up to this reader's: each reader
+ * of a shared ring moves it to the furthest any reader got. */
+static void publish(struct es_ring *r)
+{
+	uint64_t c = __atomic_load_n(r->cons_pos, __ATOMIC_ACQUIRE);
+
+	while (c < r->pos &&
+	       !__atomic_compare_exchange_n(r->cons_pos, &c, r->pos, 0, __ATOMIC_RELEASE, __ATOMIC_ACQUIRE))
+		;
+}
+
 void es_ring_init(struct es_ring *r, void *cons, void *prod, size_t page, uint64_t size)
 {
 	*r = (struct es_ring){
@@ -37,6 +48,7 @@ void es_ring_init(struct es_ring *r, void *cons, void *prod, size_t page, uint64
 	};
 	/* A new reader starts with the records to come; older ones are for others. */
 	r->pos = __atomic_load_n(r->prod_pos, __ATOMIC_ACQUIRE);
+	publish(r);
 }
 
 int es_ring_map(struct es_ring *r, int fd, uint32_t size)
@@ -97,17 +109,6 @@ static void resync(struct es_ring *r)
 		r->pos = c;
 }
 
-/* publish moves the shared consumer position up to this reader's: each reader
- * of a shared ring moves it to the furthest any reader got. */
-static void publish(struct es_ring *r)
-{
-	uint64_t c = __atomic_load_n(r->cons_pos, __ATOMIC_ACQUIRE);
-
-	while (c < r->pos &&
-	       !__atomic_compare_exchange_n(r->cons_pos, &c, r->pos, 0, __ATOMIC_RELEASE, __ATOMIC_ACQUIRE))
-		;
-}
-
 /* A reader left behind may find its records overwritten: it checks, after
  * copying each record, that the producer has not come round to it, and skips to
  * the shared position if so. */
@@ -163,7 +164,7 @@ size_t es_ring_consume(struct es_ring *r, uint8_t *out, uint32_t *lens, size_t m
 int64_t es_ring_idle(struct es_ring *r)
 {
 	if (!r->waiting)
-		return 0;
+		return -1;
 	if (now_ns() - r->last_ns < LINGER_FOR_NS) {
 		int64_t p = r->pause_ns;
 

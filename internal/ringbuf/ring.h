@@ -16,8 +16,10 @@
  *   2. Nothing? es_ring_idle() says what next: > 0, sleep that many ns and go to
  *      1 (lingering after records came, so that a stream of records costs the
  *      producer no wake-ups); 0, it has just set the producer's wake flag: go to
- *      1 once more, and if still nothing, sleep in epoll on the ring's fd (at
- *      most a backstop: an overtaken reader is not woken; see ES_RING_BACKSTOP_MS).
+ *      1 once more, and if still nothing, sleep; < 0 (the producer wakes readers
+ *      itself: no es_ring_wake_on_demand), sleep at once. The sleep is in epoll on
+ *      the ring's fd, for at most a backstop: an overtaken reader is not woken
+ *      (see ES_RING_BACKSTOP_MS).
  */
 #ifndef EXITSNOOP_RING_H
 #define EXITSNOOP_RING_H

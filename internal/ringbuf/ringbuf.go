@@ -117,11 +117,11 @@ func (r *Reader) Read(fn func(record []byte)) error {
 		if r.consume(fn) > 0 {
 			return nil
 		}
-		if d := C.es_ring_idle(&r.c.ring); d > 0 {
+		switch d := C.es_ring_idle(&r.c.ring); {
+		case d > 0:
 			time.Sleep(time.Duration(d))
 			continue
-		}
-		if r.consume(fn) > 0 { // the flag is set: one more look, then sleep
+		case d == 0 && r.consume(fn) > 0: // the flag is set: one more look, then sleep
 			return nil
 		}
 		if _, err := unix.EpollWait(r.epfd, r.events[:], BackstopMillis); err != nil && err != unix.EINTR {
