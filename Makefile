@@ -108,6 +108,7 @@ vmtest: all $(VMTEST)/tests.list
 # The real-kernel tests: as root, never skipped (they fail where they cannot run).
 test: all
 	bash scripts/check-env.sh
+	bash vmtest/lib_test.sh
 	$(GO) vet -tags $(GOTAGS) ./...
 	$(GO) test -tags $(GOTAGS) -race -count=1 ./...
 	$(GO) test -tags $(GOTAGS) -asan -count=1 ./internal/ringbuf # its C core under ASan+LSan

@@ -10,3 +10,10 @@ LOG_TAG=vmtest
 VMTEST_CACHE=$EXITSNOOP_CACHE_DIR
 # The guests' architecture (Debian's name): the host's, or another one under emulation.
 export VMTEST_ARCH=${VMTEST_ARCH:-$HOST_ARCH}
+
+# has_top_result JSON: whether test2json's JSON holds a top-level test's pass or fail (not a
+# subtest's). One awk on a here-string, no pipe: under pipefail a `grep | grep -q` fails at
+# random when -q stops reading a large output early (the writer dies of SIGPIPE).
+has_top_result() {
+	awk '/"Action":"(pass|fail)"/ && /"Test":"[^"\/]*"/ { found = 1; exit } END { exit !found }' <<<"$1"
+}

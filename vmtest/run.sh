@@ -248,7 +248,7 @@ for s in $KERNELS; do
 		[ -f "$res/$i.raw" ] || continue
 		if ! json=$("$GO" tool test2json -p "$(pkg_name "$dir")" <"$res/$i.raw" 2>/dev/null); then
 			noresult+=" $(basename "$bin") (test2json failed)"
-		elif ! grep -E '"Action":"(pass|fail)"' <<<"$json" | grep -q "$top"; then
+		elif ! has_top_result "$json"; then
 			noresult+=" $(basename "$bin")"
 		fi
 		printf '%s\n' "$json" >>"$res/test.json"
