@@ -111,7 +111,7 @@ test: all
 	bash vmtest/lib_test.sh
 	$(GO) vet -tags $(GOTAGS) ./...
 	$(GO) test -tags $(GOTAGS) -race -count=1 ./...
-	$(GO) test -tags $(GOTAGS) -asan -count=1 ./internal/ringbuf # its C core under ASan+LSan
+	$(GO) test -tags $(GOTAGS) -asan -count=1 ./internal/ringbuf ./exitsnoop # the C core under ASan+LSan
 	$(MAKE) -C cgo test
 
 # The C ABI: cgo/build/libexitsnoop.a, exitsnoop.h and exitsnoop.pc (cgo/README.md).

@@ -7,6 +7,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"exitsnoop.dev/internal/core"
 )
 
 // errnoError is a sentinel that also matches an errno with errors.Is, so callers
@@ -131,6 +133,34 @@ func mapErr(err error) error {
 		return ErrFull
 	}
 	return err
+}
+
+// coreErr turns an error of internal/core into the package's: the sentinel its
+// kind names (an errno through mapErr), after the core's words if any.
+func coreErr(err error) error {
+	e, ok := err.(*core.Error) // not errors.As: its target escapes, and would cost every call
+	if !ok {
+		return err
+	}
+	var sentinel error
+	switch e.Kind {
+	case core.NoProcess:
+		sentinel = ErrNoProcess
+	case core.NotProcess:
+		sentinel = ErrNotProcess
+	case core.NsMismatch:
+		sentinel = ErrNamespaceMismatch
+	case core.IDInUse:
+		sentinel = ErrTraceIDInUse
+	case core.Invalid:
+		sentinel = ErrInvalidArgument
+	default:
+		sentinel = mapErr(e.Errno)
+	}
+	if e.Msg == "" {
+		return sentinel
+	}
+	return fmt.Errorf("%s: %w", e.Msg, sentinel)
 }
 
 // VerifierError is a load that the kernel refused, with the verifier's log of the

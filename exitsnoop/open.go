@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"exitsnoop.dev/internal/bpfsys"
+	"exitsnoop.dev/internal/core"
 )
 
 // Options configure Open. The zero value loads a private tracer with default
@@ -159,7 +160,9 @@ func newStore(fds map[string]int) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mapping pid_refs: %w", err)
 	}
+	refs := unsafe.Slice((*uint32)(unsafe.Pointer(&mem[0])), pidBuckets/4)
 	return &Store{
+		core:       core.New(fds[mapTasks], fds[mapTrace], fds[mapEvents], refs, offset),
 		fds:        fds,
 		progs:      []int{fds[progPins[0]], fds[progPins[1]]},
 		tasks:      fds[mapTasks],
@@ -168,7 +171,7 @@ func newStore(fds map[string]int) (*Store, error) {
 		stats:      fds[mapStats],
 		meta:       fds[mapMeta],
 		refsMem:    mem,
-		refs:       unsafe.Slice((*uint32)(unsafe.Pointer(&mem[0])), pidBuckets/4),
+		refs:       refs,
 		ncpu:       ncpu,
 		bootOffset: offset,
 		hostPidns:  inInitialPidns(),

@@ -4,13 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
-	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 
 	"exitsnoop.dev/internal/bpfsys"
+	"exitsnoop.dev/internal/core"
 )
 
 // Store is used to trace target task and receive the exited event by trace ID.
@@ -24,6 +23,7 @@ type Store struct {
 	mu     sync.RWMutex // held for reading by operations, for writing by Close
 	closed bool
 
+	core                               core.Core      // the protocols (internal/core) on the maps below
 	fds                                map[string]int // every map's and program's fd, by pin name
 	progs                              []int          // the programs, from fds, for their stats
 	tasks, events, traces, stats, meta int            // the hot maps, from fds
@@ -49,25 +49,11 @@ func (s *Store) acquire() error {
 }
 
 // refInc counts one more entry in pid's pid_refs byte, unless that byte is
-// saturated by concurrent Traces (it never is in practice: a bucket holds 64
-// pids at most); the kernel's decrement is an atomic add on the same word.
-func (s *Store) refInc(pid uint32) error {
-	word, shift := &s.refs[pid%pidBuckets/4], pid%4*8
-	for {
-		old := atomic.LoadUint32(word)
-		if old>>shift&0xff == 0xff {
-			return fmt.Errorf("pid bucket %d saturated: %w", pid%pidBuckets, syscall.EBUSY)
-		}
-		if atomic.CompareAndSwapUint32(word, old, old+1<<shift) {
-			return nil
-		}
-	}
-}
+// saturated by concurrent Traces (EBUSY).
+func (s *Store) refInc(pid uint32) error { return coreErr(core.RefInc(s.refs, pid)) }
 
 // refDec takes back one count of pid's byte; the caller holds one.
-func (s *Store) refDec(pid uint32) {
-	atomic.AddUint32(&s.refs[pid%pidBuckets/4], ^uint32(1<<(pid%4*8)-1))
-}
+func (s *Store) refDec(pid uint32) { core.RefDec(s.refs, pid) }
 
 // GetTracingTask returns the TaskInfo pid is traced with, or ErrKeyNotExist.
 func (s *Store) GetTracingTask(pid uint32) (*TaskInfo, error) {
@@ -89,14 +75,9 @@ func (s *Store) DeleteTracingTask(pid uint32) error {
 		return err
 	}
 	defer s.mu.RUnlock()
-	var v taskValue
-	if err := bpfsys.Lookup(s.tasks, unsafe.Pointer(&pid), unsafe.Pointer(&v)); err != nil {
-		return fmt.Errorf("delete tracing task %d: %w", pid, mapErr(err))
+	if err := s.core.DeleteTracingTask(pid); err != nil {
+		return fmt.Errorf("delete tracing task %d: %w", pid, coreErr(err))
 	}
-	if err := s.deleteTask(pid); err != nil {
-		return fmt.Errorf("delete tracing task %d: %w", pid, err)
-	}
-	s.dropRef(v.TraceID, pid)
 	return nil
 }
 
@@ -111,21 +92,11 @@ func (s *Store) ExitedEventFromWaitStatus(traceEventID uint64, pid uint32, statu
 		return err
 	}
 	defer s.mu.RUnlock()
-	var now unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &now); err != nil {
-		return fmt.Errorf("reading CLOCK_BOOTTIME: %w", err)
-	}
-	// The kernel's boottime, without this time namespace's offset.
-	ev := ExitStatus{Pid: pid, ExitCode: int32(status), ExittedTime: uint64(now.Nano() - s.bootOffset)}
-	if err := bpfsys.Update(s.events, unsafe.Pointer(&traceEventID), unsafe.Pointer(&ev), bpfsys.NoExist); err != nil {
-		return fmt.Errorf("record event %d: %w", traceEventID, mapErr(err))
+	var ev ExitStatus
+	if err := s.core.RecordWaitStatus(traceEventID, pid, status, unsafe.Pointer(&ev)); err != nil {
+		return coreErr(err)
 	}
 	s.notify.local(Event{TraceID: traceEventID, ExitStatus: ev})
-	var v taskValue
-	if bpfsys.Lookup(s.tasks, unsafe.Pointer(&pid), unsafe.Pointer(&v)) == nil && v.TraceID == traceEventID {
-		_ = s.deleteTask(pid) // gone already if the kernel got there first
-	}
-	s.dropRef(traceEventID, pid)
 	return nil
 }
 
@@ -171,11 +142,8 @@ func (s *Store) DeleteExitedEvent(traceEventID uint64) error {
 		return err
 	}
 	defer s.mu.RUnlock()
-	if ref, err := s.lookupRef(traceEventID); err == nil && ref.Fate != fateTraced {
-		s.dropRef(traceEventID, ref.Pid)
-	}
-	if err := bpfsys.Delete(s.events, unsafe.Pointer(&traceEventID)); err != nil {
-		return fmt.Errorf("delete event %d: %w", traceEventID, mapErr(err))
+	if err := s.core.DeleteEvent(traceEventID); err != nil {
+		return fmt.Errorf("delete event %d: %w", traceEventID, coreErr(err))
 	}
 	return nil
 }

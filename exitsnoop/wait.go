@@ -370,7 +370,7 @@ func (s *Store) noEventYet(id uint64, goneSince *time.Time) (*ExitStatus, error)
 	if !s.hostPidns {
 		return nil, nil // its pid means another process here: only the kernel can tell
 	}
-	if s.tracedAlive(id, ref.Pid) {
+	if s.core.TracedAlive(id, ref.Pid) {
 		*goneSince = time.Time{}
 		return nil, nil
 	}
@@ -387,25 +387,6 @@ func (s *Store) noEventYet(id uint64, goneSince *time.Time) (*ExitStatus, error)
 	}
 	s.markMissed(id, ref.Pid)
 	return nil, &LostError{TraceID: id, Pid: ref.Pid, Cause: fateMissed.String()}
-}
-
-// tracedAlive reports whether pid's tracing entry is id's and its process is
-// not reaped yet (a zombie is alive: the fallback records it when reaped).
-func (s *Store) tracedAlive(id uint64, pid uint32) bool {
-	var v taskValue
-	if bpfsys.Lookup(s.tasks, unsafe.Pointer(&pid), unsafe.Pointer(&v)) != nil || v.TraceID != id {
-		return false // the kernel took the entry: the reference changes next
-	}
-	stat, err := openProcStat(pid)
-	if err != nil {
-		return !errors.Is(err, ErrNoProcess)
-	}
-	defer stat.close()
-	st, err := stat.read()
-	if err != nil {
-		return !errors.Is(err, ErrNoProcess)
-	}
-	return sameStart(st.startTicks, s.bootOffset, v.StartTicks, v.BootOffset)
 }
 
 // Subscription is a stream of every exit the tracer records after Subscribe.
