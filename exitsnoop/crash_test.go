@@ -3,6 +3,7 @@ package exitsnoop
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"exitsnoop.dev/internal/bpfsys"
 )
@@ -191,4 +193,14 @@ func errorIsAny(err error, targets ...error) bool {
 		}
 	}
 	return false
+}
+
+// pinnedID opens the pin at p and reports the program ID that id finds for it.
+func pinnedID(p string, id func(int) (uint32, error)) (uint32, error) {
+	fd, err := bpfsys.ObjGet(p)
+	if err != nil {
+		return 0, fmt.Errorf("opening pin %s: %w", p, err)
+	}
+	defer unix.Close(fd)
+	return id(fd)
 }

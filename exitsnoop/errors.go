@@ -6,8 +6,6 @@ import (
 	"strings"
 	"syscall"
 
-	"golang.org/x/sys/unix"
-
 	"exitsnoop.dev/internal/core"
 )
 
@@ -154,13 +152,22 @@ func coreErr(err error) error {
 		sentinel = ErrTraceIDInUse
 	case core.Invalid:
 		sentinel = ErrInvalidArgument
+	case core.NotInstalled:
+		sentinel = ErrNotInstalled
+	case core.NotRunning:
+		sentinel = ErrNotRunning
+	case core.Incompatible:
+		sentinel = ErrIncompatible
 	default:
 		sentinel = mapErr(e.Errno)
 	}
-	if e.Msg == "" {
+	switch {
+	case e.Msg == "" && e.Suffix == "":
 		return sentinel
+	case e.Msg == "":
+		return fmt.Errorf("%w%s", sentinel, e.Suffix)
 	}
-	return fmt.Errorf("%s: %w", e.Msg, sentinel)
+	return fmt.Errorf("%s: %w%s", e.Msg, sentinel, e.Suffix)
 }
 
 // VerifierError is a load that the kernel refused, with the verifier's log of the
@@ -193,50 +200,13 @@ func reason(log []string) string {
 }
 
 // permOp is an operation whose permission error gets a hint.
-type permOp int
+type permOp = core.Perm
 
 const (
-	permLoad     permOp = iota // create maps, load and attach programs (and probe features)
-	permCreate                 // create the bpffs root or the pin directory, or pin in it
-	permMount                  // mount a bpffs on the pin directory
-	permOpenPins               // open pins (bpf_obj_get)
+	permLoad     = core.PermLoad     // create maps, load and attach programs (and probe features)
+	permOpenPins = core.PermOpenPins // open pins (bpf_obj_get)
 )
 
 // permHint returns, as " (needs …)", what op lacks when err is a permission
-// error that privileges fix, and "" otherwise. An EPERM of a load is a missing
-// capability; an EACCES of one is the verifier's (a *VerifierError says more).
-// A process that has what op needs gets no hint: its error has another cause
-// (kernel lockdown, an LSM).
-//
-// Private tracers need CAP_BPF and CAP_PERFMON; pinned ones also need, to
-// install, write access to the bpffs root and CAP_SYS_ADMIN to mount a bpffs in
-// it, and, to open the pins, their owner's uid (root's) or CAP_DAC_OVERRIDE:
-// pins are mode 0600 in a 0700 directory.
-func permHint(op permOp, err error) string {
-	perm, acces := errors.Is(err, syscall.EPERM), errors.Is(err, syscall.EACCES)
-	switch {
-	case op == permLoad && perm && !(hasCap(unix.CAP_BPF) && hasCap(unix.CAP_PERFMON)):
-		return " (needs root, or CAP_BPF and CAP_PERFMON)"
-	case op == permCreate && (perm || acces) && !(hasCap(unix.CAP_DAC_OVERRIDE) && hasCap(unix.CAP_SYS_ADMIN)):
-		return " (needs root, or write access to the bpffs root and CAP_SYS_ADMIN to mount a bpffs there)"
-	case op == permMount && perm && !hasCap(unix.CAP_SYS_ADMIN):
-		return " (needs root, or CAP_SYS_ADMIN to mount a bpffs)"
-	case op == permOpenPins && perm && !hasCap(unix.CAP_BPF):
-		return " (needs root, or CAP_BPF)"
-	case op == permOpenPins && acces && !hasCap(unix.CAP_DAC_OVERRIDE):
-		return " (needs root, the pins' owner, or CAP_DAC_OVERRIDE: pins are mode 0600, in a 0700 directory)"
-	}
-	return ""
-}
-
-// hasCap reports whether the calling thread has capability c in its effective
-// set. CAP_SYS_ADMIN stands for CAP_BPF and CAP_PERFMON, as the kernel has it.
-func hasCap(c int) bool {
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if unix.Capget(&hdr, &data[0]) != nil {
-		return false
-	}
-	has := func(c int) bool { return data[c/32].Effective&(1<<(c%32)) != 0 }
-	return has(c) || ((c == unix.CAP_BPF || c == unix.CAP_PERFMON) && has(unix.CAP_SYS_ADMIN))
-}
+// error and this process lacks the capability (internal/core's words).
+func permHint(op permOp, err error) string { return core.PermHint(op, err) }

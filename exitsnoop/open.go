@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -93,51 +92,22 @@ func NewStoreFromAttach() (_ *Store, retErr error) {
 // ErrIncompatible; with pins whose program does not run (an install or upgrade
 // killed midway, a removed link), with ErrNotRunning: EnsureRunning repairs them.
 func NewStore(bpffsRoot string) (*Store, error) {
-	dir := pinDir(bpffsRoot)
-	fds := map[string]int{}
-	for _, name := range mapNames {
-		p := filepath.Join(dir, name)
-		fd, err := bpfsys.ObjGet(p)
-		if err != nil {
-			closeFds(fds)
-			if errors.Is(err, unix.ENOENT) {
-				return nil, fmt.Errorf("opening pinned map %s: %w (EnsureRunning installs it)", p, ErrNotInstalled)
-			}
-			return nil, fmt.Errorf("opening pinned map %s: %w%s", p, err, permHint(permOpenPins, err))
-		}
-		fds[name] = fd
+	m := currentMeta()
+	f, err := core.OpenPins(bpffsRoot, unsafe.Pointer(&m)) // format and running checked
+	if err != nil {
+		return nil, coreErr(err)
 	}
-	for _, name := range progPins {
-		p := filepath.Join(dir, name)
-		fd, err := bpfsys.ObjGet(p)
-		if err != nil {
-			closeFds(fds)
-			if errors.Is(err, unix.ENOENT) {
-				return nil, fmt.Errorf("opening pinned program %s: %w (EnsureRunning repairs it)", p, ErrNotRunning)
-			}
-			return nil, fmt.Errorf("opening pinned program %s: %w", p, err)
-		}
-		fds[name] = fd
+	fds := map[string]int{}
+	for i, name := range mapNames {
+		fds[name] = f.Maps[i]
+	}
+	for i, name := range progPins {
+		fds[name] = f.Progs[i]
 	}
 	s, err := newStore(fds)
 	if err != nil {
 		closeFds(fds)
 		return nil, err
-	}
-	m, err := s.readMeta()
-	if err == nil && m.FormatVersion == formatRetired {
-		err = fmt.Errorf("pins at %s are being uninstalled: %w", dir, ErrNotInstalled)
-	}
-	if err == nil && (m.FormatVersion != formatVersion || m.PidBuckets != pidBuckets) {
-		err = fmt.Errorf("pins at %s have format %d, this build reads %d: %w", dir, m.FormatVersion, formatVersion, ErrIncompatible)
-	}
-	if err == nil {
-		if err = running(dir, false); err != nil {
-			err = fmt.Errorf("pins at %s: %w (EnsureRunning repairs them)", dir, err)
-		}
-	}
-	if err != nil {
-		return nil, errors.Join(err, s.Close())
 	}
 	return s, nil
 }

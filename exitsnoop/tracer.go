@@ -16,6 +16,7 @@ import (
 
 	"exitsnoop.dev/internal/bpfobj"
 	"exitsnoop.dev/internal/bpfsys"
+	"exitsnoop.dev/internal/core"
 )
 
 // Layout constants of bpf/exitsnoop.h.
@@ -43,14 +44,13 @@ const (
 
 // progNames are the programs, attached in this order: the exit program and its
 // fallback on sched_process_free. linkPins and progPins are their pins.
+// mapNames are the maps, pinned in this order: meta last. (internal/core names them.)
 var (
-	progNames = []string{"handle_exit", "handle_free"}
-	linkPins  = []string{linkPin, "link_free"}
-	progPins  = []string{"prog_exit", "prog_free"}
+	progNames = core.ProgNames
+	linkPins  = core.LinkPins
+	progPins  = core.ProgPins
+	mapNames  = core.MapPins
 )
-
-// mapNames are the maps, pinned in this order: meta last.
-var mapNames = []string{mapTasks, mapEvents, mapRefs, mapStats, mapNotify, mapWake, mapTrace, mapMeta}
 
 // meta mirrors struct exitsnoop_meta.
 type meta struct {
@@ -265,6 +265,19 @@ func (t *tracer) progFds() []int {
 		}
 	}
 	return fds
+}
+
+// fds returns the tracer's maps', programs' and links' fds, for internal/core.
+func (t *tracer) fds() *core.Fds {
+	f := &core.Fds{}
+	for i, name := range mapNames {
+		f.Maps[i] = t.fd(name)
+	}
+	copy(f.Progs[:], t.progFds())
+	for i, l := range t.links {
+		f.Links[i] = l.FileDescriptor()
+	}
+	return f
 }
 
 // fd returns the file descriptor of a map of the tracer.

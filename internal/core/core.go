@@ -84,21 +84,26 @@ const (
 	NsMismatch Kind = C.ES_NS_MISMATCH // the process is in another pid namespace
 	IDInUse    Kind = C.ES_ID_IN_USE   // the trace ID traces another process or has an event
 	Invalid    Kind = C.ES_INVALID     // a bad argument
+
+	NotInstalled Kind = C.ES_NOT_INSTALLED // no tracer is pinned under the bpffs root
+	NotRunning   Kind = C.ES_NOT_RUNNING   // pins without a running program
+	Incompatible Kind = C.ES_INCOMPATIBLE  // pins of another format, holding data
 )
 
 // Error is a failed call: Msg is the words before the error Kind names ("" if
-// none), Errno the errno the C library returns.
+// none), Suffix those after it, Errno the errno the C library returns.
 type Error struct {
-	Kind  Kind
-	Errno syscall.Errno
-	Msg   string
+	Kind   Kind
+	Errno  syscall.Errno
+	Msg    string
+	Suffix string
 }
 
 func (e *Error) Error() string {
 	if e.Msg == "" {
-		return e.Errno.Error()
+		return e.Errno.Error() + e.Suffix
 	}
-	return e.Msg + ": " + e.Errno.Error()
+	return e.Msg + ": " + e.Errno.Error() + e.Suffix
 }
 
 func (e *Error) Unwrap() error { return e.Errno }
@@ -112,7 +117,11 @@ func result(ret C.int, e *C.struct_es_err) error {
 	if i := bytes.IndexByte(msg, 0); i >= 0 {
 		msg = msg[:i]
 	}
-	return &Error{Kind: Kind(e.kind), Errno: syscall.Errno(e.errnum), Msg: string(msg)}
+	err := &Error{Kind: Kind(e.kind), Errno: syscall.Errno(e.errnum), Msg: string(msg)}
+	if e.suffix != nil {
+		err.Suffix = C.GoString(e.suffix)
+	}
+	return err
 }
 
 // PidfdOf opens a pidfd of process pid for Trace; -1 where pidfd_open is

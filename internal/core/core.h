@@ -14,6 +14,7 @@
 #ifndef EXITSNOOP_CORE_H
 #define EXITSNOOP_CORE_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <linux/types.h>
@@ -35,12 +36,16 @@ enum es_kind {
 	ES_NS_MISMATCH,    /* EXDEV: the process is in another pid namespace */
 	ES_ID_IN_USE,      /* EEXIST: the trace ID traces another process or has an event */
 	ES_INVALID,        /* EINVAL: a bad argument */
+	ES_NOT_INSTALLED,  /* ENOPKG: no tracer is pinned under the bpffs root */
+	ES_NOT_RUNNING,    /* ENOLINK: pins without a running program */
+	ES_INCOMPATIBLE,   /* EPROTO: pins of another format, holding data */
 };
 
 struct es_err {
-	int kind;     /* enum es_kind */
-	int errnum;   /* the positive errno the call returned the negative of */
-	char msg[160];
+	int kind;           /* enum es_kind */
+	int errnum;         /* the positive errno the call returned the negative of */
+	const char *suffix; /* words after the error's (a static string), or NULL */
+	char msg[480];
 };
 
 /* What Trace reads of /proc/<pid>/stat. */
@@ -94,6 +99,77 @@ int es_delete_event(const struct es_core *c, uint64_t id, struct es_err *e);
 int es_record_wait_status(const struct es_core *c, uint64_t id, uint32_t pid, uint32_t status,
 			  struct exit_status *ev, struct es_err *e);
 
+/* ---- pins.c: the pinned tracer's lifecycle ----
+ *
+ * Installing or upgrading is three calls around the loader of each language:
+ *
+ *   es_pins_init(&p); es_pins_begin(&p, root, &cur, &e)   lock, mount, decide
+ *   ES_PLAN_INSTALL: load a tracer; es_pins_install(&p, &fds, &cur, &e)
+ *   ES_PLAN_UPGRADE: load one on p.reuse's maps; es_pins_upgrade(&p, &fds, &cur, &e)
+ *   es_pins_end(&p)                                           always: unlock
+ *
+ * Racing callers, in any process, serialize on an flock of the root; a caller
+ * killed at any step leaves pins that the next es_pins_begin completes.
+ */
+
+#define ES_NMAPS 8
+#define ES_NPROGS 2
+#define ES_FORMAT_RETIRED UINT32_MAX /* in the pinned meta: Uninstall is removing the pins */
+
+/* The maps in pin order (meta last), as bpf/exitsnoop.bpf.c names them. */
+enum { ES_MAP_TASKS, ES_MAP_EVENTS, ES_MAP_REFS, ES_MAP_STATS, ES_MAP_NOTIFY, ES_MAP_WAKE, ES_MAP_TRACE, ES_MAP_META };
+extern const char *const es_map_pins[ES_NMAPS];
+/* The programs (the exit program, its fallback on sched_process_free), their pins and their links' pins. */
+extern const char *const es_prog_names[ES_NPROGS];
+extern const char *const es_prog_pins[ES_NPROGS];
+extern const char *const es_link_pins[ES_NPROGS];
+
+/* A tracer's fds: what a loader gives, or es_pins_open (links -1). */
+struct es_tracer_fds {
+	int maps[ES_NMAPS];
+	int progs[ES_NPROGS];
+	int links[ES_NPROGS];
+};
+
+enum es_plan { ES_PLAN_RUNNING, ES_PLAN_INSTALL, ES_PLAN_UPGRADE };
+
+struct es_pins {
+	int lock;              /* the root's flock */
+	int plan;              /* enum es_plan, set by es_pins_begin */
+	int reuse[ES_NMAPS];   /* ES_PLAN_UPGRADE: the pinned maps, for the loader to reuse */
+	char dir[PATH_MAX];    /* the pin directory */
+};
+
+/* es_pin_dir writes the pin directory of root into dir (PATH_MAX bytes);
+ * ES_INVALID for an empty root, or one too long for its pins' paths. */
+int es_pin_dir(const char *root, char *dir, struct es_err *e);
+void es_pins_init(struct es_pins *p);
+int es_pins_begin(struct es_pins *p, const char *root, const struct exitsnoop_meta *cur, struct es_err *e);
+int es_pins_install(struct es_pins *p, const struct es_tracer_fds *t, const struct exitsnoop_meta *cur,
+		    struct es_err *e);
+int es_pins_upgrade(struct es_pins *p, const struct es_tracer_fds *t, const struct exitsnoop_meta *cur,
+		    struct es_err *e);
+void es_pins_end(struct es_pins *p);
+/* es_pins_reuse opens the maps pinned in dir into p->reuse, for an upgrade
+ * without es_pins_begin (the caller holds the lock, or is a test). */
+int es_pins_reuse(struct es_pins *p, const char *dir, struct es_err *e);
+/* es_read_pinned_meta reads the meta of the pins in dir (ES_NOT_INSTALLED: none;
+ * format 0: a meta of another layout). */
+int es_read_pinned_meta(const char *dir, struct exitsnoop_meta *m, struct es_err *e);
+bool es_has_pins(const char *dir);
+bool es_on_bpffs(const char *path);
+/* es_pins_running checks that the pins in dir run: each link pinned and
+ * attached, and with exact, attaching the program pinned beside it. */
+int es_pins_running(const char *dir, bool exact, struct es_err *e);
+/* es_pins_open opens the maps and programs pinned under root and checks their
+ * format and that they run. */
+int es_pins_open(const char *root, const struct exitsnoop_meta *cur, struct es_tracer_fds *t, struct es_err *e);
+/* es_uninstall detaches the tracer pinned under root and removes its pins. */
+int es_uninstall(const char *root, struct es_err *e);
+int es_write_meta(int fd, const struct exitsnoop_meta *m, struct es_err *e);
+/* es_close_fds closes every fd >= 0 of t and sets it to -1. */
+void es_close_fds(struct es_tracer_fds *t);
+
 /* ---- proc.c: what Trace reads of /proc ---- */
 
 /* es_stat_open opens /proc/<pid>/stat: its reads follow that process, not the
@@ -114,8 +190,26 @@ int es_check_leader(uint32_t pid, struct es_err *e);
  * rounding may cost. */
 bool es_same_start(uint64_t ticks_a, int64_t off_a, uint64_t ticks_b, int64_t off_b);
 
-/* es_fail fills *e and returns -errnum. */
+/* ---- err.c ---- */
+
+/* es_fail fills *e and returns -errnum; _suffix adds words after the error's,
+ * _hint what a permission error lacks for op (enum es_perm). */
 int es_fail(struct es_err *e, int kind, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+int es_fail_suffix(struct es_err *e, int kind, int errnum, const char *suffix, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+int es_fail_hint(struct es_err *e, int kind, int errnum, int op, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+enum es_perm {
+	ES_PERM_LOAD,      /* create maps, load and attach programs (and probe features) */
+	ES_PERM_CREATE,    /* create the bpffs root or the pin directory, or pin in it */
+	ES_PERM_MOUNT,     /* mount a bpffs on the pin directory */
+	ES_PERM_OPEN_PINS, /* open pins (bpf_obj_get) */
+};
+
+/* es_perm_hint says, as " (needs ...)", what op lacks when errnum is a
+ * permission error and the caller lacks the capability; NULL otherwise. */
+const char *es_perm_hint(int op, int errnum);
 
 #endif /* EXITSNOOP_CORE_H */

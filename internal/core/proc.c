@@ -3,7 +3,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,18 +10,6 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 #include "core.h"
-
-int es_fail(struct es_err *e, int kind, int errnum, const char *fmt, ...)
-{
-	va_list ap;
-
-	e->kind = kind;
-	e->errnum = errnum;
-	va_start(ap, fmt);
-	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
-	va_end(ap);
-	return -errnum;
-}
 
 int es_stat_open(uint32_t pid, struct es_err *e)
 {
