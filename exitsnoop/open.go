@@ -183,13 +183,7 @@ func (s *Store) readMeta() (meta, error) {
 	return m, nil
 }
 
-func (s *Store) writeMeta(m meta) error {
-	var key uint32
-	if err := bpfsys.Update(s.meta, unsafe.Pointer(&key), unsafe.Pointer(&m), bpfsys.Any); err != nil {
-		return fmt.Errorf("writing meta: %w", err)
-	}
-	return nil
-}
+func (s *Store) writeMeta(m meta) error { return coreErr(core.WriteMeta(s.meta, unsafe.Pointer(&m))) }
 
 func closeFds(fds map[string]int) {
 	for _, fd := range fds {

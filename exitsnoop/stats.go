@@ -1,14 +1,11 @@
 package exitsnoop
 
 import (
-	"errors"
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
 	"unsafe"
 
 	"exitsnoop.dev/internal/bpfsys"
+	"exitsnoop.dev/internal/core"
 )
 
 // Stats are the tracer's counters, summed over CPUs. They count since the tracer
@@ -51,30 +48,14 @@ func (s *Store) Stats() (Stats, error) {
 		return Stats{}, err
 	}
 	defer s.mu.RUnlock()
-	perCPU := make([]kernelStats, s.ncpu) // 8-byte aligned: no padding between CPUs
-	var key uint32
-	if err := bpfsys.Lookup(s.stats, unsafe.Pointer(&key), unsafe.Pointer(&perCPU[0])); err != nil {
-		return Stats{}, fmt.Errorf("reading stats: %w", err)
+	var k kernelStats
+	missed, err := core.Stats(s.stats, s.progs, s.ncpu, unsafe.Pointer(&k))
+	if err != nil {
+		return Stats{}, coreErr(err)
 	}
-	var sum Stats
-	for _, fd := range s.progs {
-		n, err := bpfsys.ProgRecursionMisses(fd)
-		if err != nil {
-			return Stats{}, fmt.Errorf("reading program info: %w", err)
-		}
-		sum.Missed += n
-	}
-	for _, c := range perCPU {
-		sum.Exits += c.Exits
-		sum.Recorded += c.Recorded
-		sum.Dropped += c.Dropped
-		sum.Duplicate += c.Duplicate
-		sum.NamespaceMismatch += c.NamespaceMismatch
-		sum.PidReused += c.PidReused
-		sum.NotifyLost += c.NotifyLost
-		sum.Recovered += c.Recovered
-	}
-	return sum, nil
+	return Stats{Exits: k.Exits, Recorded: k.Recorded, Dropped: k.Dropped, Duplicate: k.Duplicate,
+		NamespaceMismatch: k.NamespaceMismatch, PidReused: k.PidReused, NotifyLost: k.NotifyLost,
+		Recovered: k.Recovered, Missed: missed}, nil
 }
 
 // Capacity reports the sizes of the tracing-tasks and exited-events maps.
@@ -97,62 +78,20 @@ func (s *Store) Capacity() (tracingTasks, exitedEvents uint32, err error) {
 // cpuPossible lists the possible CPUs ("0-3,5"); tests point it at other lists.
 var cpuPossible = "/sys/devices/system/cpu/possible"
 
-// maxCPUs bounds the kernel's possible CPUs (NR_CPUS is at most 8192); one
-// slot more stays unwritten.
-const maxCPUs = 8192
-
 // possibleCPUs is how many per-CPU slots the kernel copies for a value of the
 // per-CPU stats map (fd), measured on the kernel's own copy. Where cpuPossible
 // can be read it must list as many (libbpf and other readers size their buffers
 // by it): a short list (CPUs hidden by cgroups or affinity) is an error, never a
 // short buffer. Without it (a container without /sys), the measure stands.
 func possibleCPUs(fd int) (int, error) {
-	// The kernel writes num_possible_cpus() values; a slot it did not write keeps
-	// the all-ones pattern, which no counter ever reaches.
-	ones := kernelStats{^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)}
-	buf := make([]kernelStats, maxCPUs+1)
-	for i := range buf {
-		buf[i] = ones
-	}
-	var key uint32
-	if err := bpfsys.Lookup(fd, unsafe.Pointer(&key), unsafe.Pointer(&buf[0])); err != nil {
-		return 0, fmt.Errorf("reading stats: %w", err)
-	}
-	copied := 0
-	for copied <= maxCPUs && buf[copied] != ones {
-		copied++
-	}
-	b, err := os.ReadFile(cpuPossible)
-	if errors.Is(err, os.ErrNotExist) {
-		return copied, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("reading possible CPUs: %w", err)
-	}
-	listed, err := countCPUs(strings.TrimSpace(string(b)))
-	if err != nil {
-		return 0, fmt.Errorf("possible CPUs %q in %s: %w", b, cpuPossible, err)
-	}
-	if listed != copied {
-		return 0, fmt.Errorf("%s lists %d possible CPUs, the kernel has %d: %w", cpuPossible, listed, copied, ErrInvalidArgument)
-	}
-	return copied, nil
+	n, err := core.PossibleCPUs(fd, cpuPossible)
+	return n, coreErr(err)
 }
 
 // countCPUs counts the CPUs of a list such as "0-3,5" (the kernel's cpulist format).
 func countCPUs(list string) (int, error) {
-	n := 0
-	for _, r := range strings.Split(list, ",") {
-		lo, hi, isRange := strings.Cut(r, "-")
-		a, err1 := strconv.Atoi(lo)
-		b, err2 := a, error(nil)
-		if isRange {
-			b, err2 = strconv.Atoi(hi)
-		}
-		if err1 != nil || err2 != nil || a < 0 || b < a || b >= maxCPUs {
-			return 0, ErrInvalidArgument
-		}
-		n += b - a + 1
+	if n, ok := core.CountCPUs(list); ok {
+		return n, nil
 	}
-	return n, nil
+	return 0, ErrInvalidArgument
 }

@@ -15,8 +15,6 @@ package bpfsys
 #cgo nocallback bpf_map_update_elem
 #cgo noescape bpf_map_delete_elem
 #cgo nocallback bpf_map_delete_elem
-#cgo noescape bpf_map_get_next_key
-#cgo nocallback bpf_map_get_next_key
 #include <stdlib.h>
 #include <bpf/bpf.h>
 */
@@ -68,11 +66,6 @@ func Delete(fd int, key unsafe.Pointer) error {
 	return errno(C.bpf_map_delete_elem(C.int(fd), key))
 }
 
-// NextKey writes the key after key (the first key when key is nil) into next.
-func NextKey(fd int, key, next unsafe.Pointer) error {
-	return errno(C.bpf_map_get_next_key(C.int(fd), key, next))
-}
-
 // LookupBatch copies up to *count entries after inBatch (from the start when nil)
 // into keys and values, sets *count to how many it copied and writes the position
 // to resume from into outBatch; with del it also deletes them. It returns ENOENT
@@ -116,16 +109,4 @@ func GetMapInfo(fd int) (MapInfo, error) {
 		Flags:      uint32(info.map_flags),
 		Name:       C.GoString(&info.name[0]),
 	}, nil
-}
-
-// ProgRecursionMisses reports how many runs of the program behind fd the kernel
-// skipped because it was running already on that CPU (0 before 5.12, which does
-// not report them).
-func ProgRecursionMisses(fd int) (uint64, error) {
-	var info C.struct_bpf_prog_info
-	size := C.__u32(unsafe.Sizeof(info))
-	if err := errno(C.bpf_prog_get_info_by_fd(C.int(fd), &info, &size)); err != nil {
-		return 0, err
-	}
-	return uint64(info.recursion_misses), nil
 }

@@ -170,6 +170,23 @@ int es_write_meta(int fd, const struct exitsnoop_meta *m, struct es_err *e);
 /* es_close_fds closes every fd >= 0 of t and sets it to -1. */
 void es_close_fds(struct es_tracer_fds *t);
 
+/* ---- stats.c: the tracer's counters ---- */
+
+/* The counters summed over CPUs, and the programs' skipped runs (5.12+). */
+struct es_stats {
+	struct exitsnoop_stats k;
+	uint64_t missed;
+};
+
+/* es_possible_cpus measures how many per-CPU values the kernel copies from the
+ * stats map; the CPU list in the file possible (the kernel's cpulist format,
+ * /sys/devices/system/cpu/possible) must count as many, where it exists. */
+int es_possible_cpus(int stats_fd, const char *possible, int *ncpu, struct es_err *e);
+/* es_count_cpus counts the CPUs of a list such as "0-3,5": 0 or -EINVAL. */
+int es_count_cpus(const char *list, int *n);
+/* es_stats sums the stats map's ncpu values and the programs' recursion_misses. */
+int es_stats(int stats_fd, const int *progs, int nprogs, int ncpu, struct es_stats *sum, struct es_err *e);
+
 /* ---- proc.c: what Trace reads of /proc ---- */
 
 /* es_stat_open opens /proc/<pid>/stat: its reads follow that process, not the
