@@ -91,17 +91,7 @@ const (
 	fateMissed  fate = 3 // EXITSNOOP_FATE_MISSED
 )
 
-func (f fate) String() string {
-	switch f {
-	case fateDropped:
-		return "the exited-events map was full (Stats.Dropped)"
-	case fateStale:
-		return "its exit was missed, and a later process with its pid exited (Stats.PidReused)"
-	case fateMissed:
-		return "the tracer's programs did not run for its exit (Stats.Missed)"
-	}
-	return "unknown cause"
-}
+func (f fate) String() string { return core.FateCause(uint32(f)) }
 
 // LostError is Wait's error when the process traced under TraceID is gone and
 // no event can come. errors.Is(err, ErrLost) is true.
@@ -158,6 +148,8 @@ func coreErr(err error) error {
 		sentinel = ErrNotRunning
 	case core.Incompatible:
 		sentinel = ErrIncompatible
+	case core.NotTraced:
+		sentinel = ErrNotTraced
 	default:
 		sentinel = mapErr(e.Errno)
 	}

@@ -12,7 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"exitsnoop.dev/internal/bpfsys"
+	"exitsnoop.dev/internal/core"
 	"exitsnoop.dev/internal/ringbuf"
 )
 
@@ -21,13 +21,9 @@ import (
 // alone wake waiters).
 var waitRecheck = 250 * time.Millisecond
 
-// goneGrace is how long Wait keeps waiting after it saw the traced process reaped
-// without an event: the fallback program runs from an RCU callback after the
-// release. goneRecheck is how often it looks meanwhile.
-const (
-	goneGrace   = 500 * time.Millisecond
-	goneRecheck = 100 * time.Millisecond
-)
+// goneRecheck is how often Wait looks once it saw the traced process reaped
+// without an event (internal/core waits ES_GONE_GRACE_NS for the fallback).
+const goneRecheck = 100 * time.Millisecond
 
 // notifySize is the notify ring buffer's size in bpf/exitsnoop.bpf.c.
 const notifySize = 256 * 1024
@@ -186,7 +182,7 @@ func (s *Store) Wait(ctx context.Context, traceID uint64) (*ExitStatus, error) {
 	defer s.notify.unregister(traceID, notified)
 	recheck := time.NewTimer(waitRecheck)
 	defer recheck.Stop()
-	var goneSince time.Time
+	var goneSince int64
 	var exit *exitWatch
 	defer func() { exit.stop() }()
 	for {
@@ -213,7 +209,7 @@ func (s *Store) Wait(ctx context.Context, traceID uint64) (*ExitStatus, error) {
 		if ev, err := s.noEventYet(traceID, &goneSince); ev != nil || err != nil {
 			return ev, err
 		}
-		if goneSince.IsZero() {
+		if goneSince == 0 {
 			recheck.Reset(waitRecheck)
 		} else {
 			recheck.Reset(goneRecheck)
@@ -262,24 +258,10 @@ func (w *exitWatch) childStatus() (uint32, bool) {
 	if err != nil {
 		return 0, false
 	}
-	var info unix.Siginfo
-	var werr error
-	rc.Control(func(fd uintptr) {
-		werr = unix.Waitid(unix.P_PIDFD, int(fd), &info, unix.WEXITED|unix.WNOWAIT|unix.WNOHANG, nil)
-	})
-	if werr != nil || info.Signo != int32(unix.SIGCHLD) {
-		return 0, false
-	}
-	status := uint32(*(*int32)(unsafe.Add(unsafe.Pointer(&info), 24))) // si_status
-	switch info.Code {
-	case 1: // CLD_EXITED
-		return status & 0xff << 8, true
-	case 2: // CLD_KILLED
-		return status & 0x7f, true
-	case 3: // CLD_DUMPED
-		return status&0x7f | 0x80, true
-	}
-	return 0, false
+	var status uint32
+	var ok bool
+	rc.Control(func(fd uintptr) { status, ok = core.ChildStatus(int(fd)) })
+	return status, ok
 }
 
 // watchExit watches the process traced under id, which pidfd_open checks; it
@@ -344,50 +326,29 @@ func (w *exitWatch) stop() {
 }
 
 // noEventYet decides, for a trace ID without an event, whether one can still
-// come. It returns the event if it appeared meanwhile, an error if none can
-// come, and nil, nil to go on waiting. goneSince is when Wait first saw the
-// traced process reaped.
-func (s *Store) noEventYet(id uint64, goneSince *time.Time) (*ExitStatus, error) {
+// come (internal/core/wait.c). It returns the event if it appeared meanwhile, an
+// error if none can come, and nil, nil to go on waiting. goneSince is when Wait
+// first saw the traced process reaped (0: not yet), in ns since monoEpoch.
+func (s *Store) noEventYet(id uint64, goneSince *int64) (*ExitStatus, error) {
 	if err := s.acquire(); err != nil {
 		return nil, err
 	}
 	defer s.mu.RUnlock()
-	ref, err := s.lookupRef(id)
-	if err != nil {
-		if err != ErrKeyNotExist {
-			return nil, fmt.Errorf("wait for trace ID %d: %w", id, err)
-		}
-		// The kernel removes the reference after it stores the event: look again.
-		var ev ExitStatus
-		if bpfsys.Lookup(s.events, unsafe.Pointer(&id), unsafe.Pointer(&ev)) == nil {
-			return &ev, nil
-		}
-		return nil, fmt.Errorf("wait for trace ID %d: %w", id, ErrNotTraced)
-	}
-	if ref.Fate != fateTraced {
-		return nil, &LostError{TraceID: id, Pid: ref.Pid, Cause: ref.Fate.String()}
-	}
-	if !s.hostPidns {
-		return nil, nil // its pid means another process here: only the kernel can tell
-	}
-	if s.core.TracedAlive(id, ref.Pid) {
-		*goneSince = time.Time{}
-		return nil, nil
-	}
-	if goneSince.IsZero() {
-		*goneSince = time.Now()
-		return nil, nil
-	}
-	if time.Since(*goneSince) < goneGrace {
-		return nil, nil
-	}
 	var ev ExitStatus
-	if bpfsys.Lookup(s.events, unsafe.Pointer(&id), unsafe.Pointer(&ev)) == nil {
+	var pid, f uint32
+	found, err := s.core.NoEventYet(id, s.hostPidns, int64(time.Since(monoEpoch))+1, goneSince,
+		unsafe.Pointer(&ev), &pid, &f)
+	if e, ok := err.(*core.Error); ok && e.Kind == core.Lost {
+		return nil, &LostError{TraceID: id, Pid: pid, Cause: fate(f).String()}
+	}
+	if found {
 		return &ev, nil
 	}
-	s.markMissed(id, ref.Pid)
-	return nil, &LostError{TraceID: id, Pid: ref.Pid, Cause: fateMissed.String()}
+	return nil, coreErr(err)
 }
+
+// monoEpoch is noEventYet's origin of time (a monotonic reading).
+var monoEpoch = time.Now()
 
 // Subscription is a stream of every exit the tracer records after Subscribe.
 // A subscriber that falls behind loses events rather than stalling the others:

@@ -88,6 +88,8 @@ const (
 	NotInstalled Kind = C.ES_NOT_INSTALLED // no tracer is pinned under the bpffs root
 	NotRunning   Kind = C.ES_NOT_RUNNING   // pins without a running program
 	Incompatible Kind = C.ES_INCOMPATIBLE  // pins of another format, holding data
+	NotTraced    Kind = C.ES_NOT_TRACED    // a trace ID neither traced nor recorded
+	Lost         Kind = C.ES_LOST          // the traced process is gone, its exit not recorded
 )
 
 // Error is a failed call: Msg is the words before the error Kind names ("" if

@@ -39,6 +39,8 @@ enum es_kind {
 	ES_NOT_INSTALLED,  /* ENOPKG: no tracer is pinned under the bpffs root */
 	ES_NOT_RUNNING,    /* ENOLINK: pins without a running program */
 	ES_INCOMPATIBLE,   /* EPROTO: pins of another format, holding data */
+	ES_NOT_TRACED,     /* ENOENT: a trace ID neither traced nor recorded */
+	ES_LOST,           /* ENODATA: the traced process is gone, its exit not recorded */
 };
 
 struct es_err {
@@ -169,6 +171,25 @@ int es_uninstall(const char *root, struct es_err *e);
 int es_write_meta(int fd, const struct exitsnoop_meta *m, struct es_err *e);
 /* es_close_fds closes every fd >= 0 of t and sets it to -1. */
 void es_close_fds(struct es_tracer_fds *t);
+
+/* ---- wait.c: what Wait decides while no event is there ---- */
+
+/* How long Wait keeps waiting after it saw the traced process reaped without an
+ * event: the fallback program runs from an RCU callback after the release. */
+#define ES_GONE_GRACE_NS 500000000LL
+
+/* es_no_event_yet decides, for trace ID id without an event, whether one can
+ * still come: 1 if it appeared meanwhile (*ev), 0 to go on waiting, or an error:
+ * ES_NOT_TRACED, or ES_LOST with *ref saying whose and why (its fate).
+ * *gone_since_ns (CLOCK_MONOTONIC, 0 at first) is when the caller first saw the
+ * process reaped; now_ns is the time now. */
+int es_no_event_yet(const struct es_core *c, uint64_t id, bool host_pidns, int64_t now_ns, int64_t *gone_since_ns,
+		    struct exit_status *ev, struct trace_ref *ref, struct es_err *e);
+/* es_child_status reads the wait status of pidfd's process if it is an exited
+ * child of the caller that is not reaped yet (1), leaving it unreaped; else 0. */
+int es_child_status(int pidfd, uint32_t *status);
+/* es_fate_cause says in words why an exit of that fate was not recorded. */
+const char *es_fate_cause(uint32_t fate);
 
 /* ---- stats.c: the tracer's counters ---- */
 
