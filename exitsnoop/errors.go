@@ -150,6 +150,8 @@ func coreErr(err error) error {
 		sentinel = ErrIncompatible
 	case core.NotTraced:
 		sentinel = ErrNotTraced
+	case core.PidNamespace:
+		sentinel = ErrPidNamespace
 	default:
 		sentinel = mapErr(e.Errno)
 	}

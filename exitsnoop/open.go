@@ -8,7 +8,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"exitsnoop.dev/internal/bpfsys"
 	"exitsnoop.dev/internal/core"
 )
 
@@ -64,7 +63,7 @@ func Open(opts Options) (*Store, error) {
 		for i, fd := range t.progFds() {
 			fds[progPins[i]] = fd
 		}
-		s, err := newStore(fds)
+		s, err := newStore(fds, true)
 		if err != nil {
 			return nil, errors.Join(err, t.close())
 		}
@@ -104,7 +103,7 @@ func NewStore(bpffsRoot string) (*Store, error) {
 	for i, name := range progPins {
 		fds[name] = f.Progs[i]
 	}
-	s, err := newStore(fds)
+	s, err := newStore(fds, false)
 	if err != nil {
 		closeFds(fds)
 		return nil, err
@@ -113,12 +112,16 @@ func NewStore(bpffsRoot string) (*Store, error) {
 }
 
 // newStore makes a Store of the maps' and programs' fds, by name (owned by the
-// Store unless it gets an owner).
-func newStore(fds map[string]int) (*Store, error) {
-	if err := checkLayout(fds); err != nil {
-		return nil, err
+// Store unless it gets an owner: a private tracer).
+func newStore(fds map[string]int, private bool) (*Store, error) {
+	var f core.Fds
+	for i, name := range mapNames {
+		f.Maps[i] = fds[name]
 	}
-	offset, err := boottimeOffset()
+	if err := core.CheckLayout(&f); err != nil {
+		return nil, coreErr(err)
+	}
+	offset, err := nsBootOffset()
 	if err != nil {
 		return nil, err
 	}
@@ -131,56 +134,27 @@ func newStore(fds map[string]int) (*Store, error) {
 		return nil, fmt.Errorf("mapping pid_refs: %w", err)
 	}
 	refs := unsafe.Slice((*uint32)(unsafe.Pointer(&mem[0])), pidBuckets/4)
+	host := core.InInitialPidns()
 	return &Store{
-		core:       core.New(fds[mapTasks], fds[mapTrace], fds[mapEvents], refs, offset),
-		fds:        fds,
-		progs:      []int{fds[progPins[0]], fds[progPins[1]]},
-		tasks:      fds[mapTasks],
-		events:     fds[mapEvents],
-		traces:     fds[mapTrace],
-		stats:      fds[mapStats],
-		meta:       fds[mapMeta],
-		refsMem:    mem,
-		refs:       refs,
-		ncpu:       ncpu,
-		bootOffset: offset,
-		hostPidns:  inInitialPidns(),
-		closing:    make(chan struct{}),
+		core:      core.New(&f, private, refs, offset, host),
+		fds:       fds,
+		progs:     []int{fds[progPins[0]], fds[progPins[1]]},
+		tasks:     fds[mapTasks],
+		events:    fds[mapEvents],
+		traces:    fds[mapTrace],
+		stats:     fds[mapStats],
+		meta:      fds[mapMeta],
+		refsMem:   mem,
+		refs:      refs,
+		ncpu:      ncpu,
+		hostPidns: host,
+		closing:   make(chan struct{}),
 	}, nil
 }
 
-// checkLayout makes sure the maps' records are the size of the Go types that
-// mirror them: the kernel copies value_size bytes into those.
-func checkLayout(fds map[string]int) error {
-	want := map[string][2]uintptr{
-		mapTasks:  {4, unsafe.Sizeof(taskValue{})},
-		mapEvents: {8, unsafe.Sizeof(ExitStatus{})},
-		mapRefs:   {4, pidBuckets},
-		mapStats:  {4, unsafe.Sizeof(kernelStats{})},
-		mapMeta:   {4, unsafe.Sizeof(meta{})},
-		mapTrace:  {8, unsafe.Sizeof(traceRef{})},
-		mapWake:   {4, 8},
-	}
-	for name, kv := range want {
-		info, err := bpfsys.GetMapInfo(fds[name])
-		if err != nil {
-			return fmt.Errorf("map info of %s: %w", name, err)
-		}
-		if uintptr(info.KeySize) != kv[0] || uintptr(info.ValueSize) != kv[1] {
-			return fmt.Errorf("map %s has %d-byte keys and %d-byte values, this build reads %d and %d: %w",
-				name, info.KeySize, info.ValueSize, kv[0], kv[1], ErrIncompatible)
-		}
-	}
-	return nil
-}
-
 func (s *Store) readMeta() (meta, error) {
-	var key uint32
 	var m meta
-	if err := bpfsys.Lookup(s.meta, unsafe.Pointer(&key), unsafe.Pointer(&m)); err != nil {
-		return meta{}, fmt.Errorf("reading meta: %w", err)
-	}
-	return m, nil
+	return m, coreErr(core.ReadMeta(s.meta, unsafe.Pointer(&m)))
 }
 
 func (s *Store) writeMeta(m meta) error { return coreErr(core.WriteMeta(s.meta, unsafe.Pointer(&m))) }

@@ -7,9 +7,6 @@ import (
 	"exitsnoop.dev/internal/core"
 )
 
-// formatRetired in the pinned meta marks pins that Uninstall is removing.
-const formatRetired = core.FormatRetired
-
 // ErrNotRunning: pins without a running program (an install or upgrade killed
 // midway, a removed link pin); EnsureRunning repairs them, keeping their maps.
 var ErrNotRunning = errors.New("pinned exitsnoop is not running")

@@ -30,7 +30,6 @@ type Store struct {
 	refsMem                            []byte
 	refs                               []uint32 // pid_refs' byte counters, 4 a word, shared with the kernel
 	ncpu                               int
-	bootOffset                         int64         // this time namespace's boottime offset, ns
 	hostPidns                          bool          // this process sees the host's pids
 	notify                             notifier      // the ring buffer's reader, for Subscribe
 	closing                            chan struct{} // closed by Close, for Wait

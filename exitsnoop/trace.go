@@ -1,11 +1,7 @@
 package exitsnoop
 
 import (
-	"errors"
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -76,16 +72,6 @@ func (s *Store) trace(pid uint32, pidfd int, info *TaskInfo) error {
 		return err
 	}
 	defer s.mu.RUnlock()
-	if !s.hostPidns {
-		return ErrPidNamespace
-	}
-	if s.owner == nil { // pins: Uninstall retires their meta before it unpins them
-		if m, err := s.readMeta(); err != nil {
-			return err
-		} else if m.FormatVersion == formatRetired {
-			return fmt.Errorf("the tracer was uninstalled: %w", ErrNotRunning)
-		}
-	}
 	v := taskValue{TaskInfo: *info}
 	return coreErr(s.core.Trace(pid, pidfd, unsafe.Pointer(&v)))
 }
@@ -120,32 +106,6 @@ const nsecPerTick = core.NsecPerTick
 // boottimeOffset reads this process's time namespace boottime offset (5.6+,
 // CONFIG_TIME_NS): /proc/<pid>/stat's start times include it.
 func boottimeOffset() (int64, error) {
-	b, err := os.ReadFile("/proc/self/timens_offsets")
-	if errors.Is(err, os.ErrNotExist) {
-		return 0, nil // no time namespaces: no offset
-	}
-	if err != nil {
-		return 0, fmt.Errorf("reading time namespace offsets: %w", err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) == 3 && (f[0] == "boottime" || f[0] == strconv.Itoa(unix.CLOCK_BOOTTIME)) {
-			sec, err1 := strconv.ParseInt(f[1], 10, 64)
-			nsec, err2 := strconv.ParseInt(f[2], 10, 64)
-			if err1 != nil || err2 != nil {
-				return 0, fmt.Errorf("parsing time namespace offsets %q: %w", line, ErrInvalidArgument)
-			}
-			return sec*1e9 + nsec, nil
-		}
-	}
-	return 0, nil
-}
-
-// initPidnsIno is PROC_PID_INIT_INO, the inode of the initial pid namespace.
-const initPidnsIno = 0xEFFFFFFC
-
-// inInitialPidns reports whether this process sees the host's pids.
-func inInitialPidns() bool {
-	var st unix.Stat_t
-	return unix.Stat("/proc/self/ns/pid", &st) == nil && st.Ino == initPidnsIno
+	ns, err := core.BoottimeOffset()
+	return ns, coreErr(err)
 }

@@ -60,14 +60,22 @@ import (
 // any goroutine, as long as the maps stay open and refs mapped.
 type Core struct{ c C.struct_es_core }
 
-// New is a Core on the maps tracing_tasks, trace_refs and exited_events, with
-// refs the mapping of pid_refs and bootOffset this time namespace's boottime
-// offset in ns.
-func New(tasks, traces, events int, refs []uint32, bootOffset int64) Core {
+// New is a Core on the tracer's maps f (meta -1 for a private tracer), with
+// refs the mapping of pid_refs, bootOffset this time namespace's boottime
+// offset in ns (BoottimeOffset) and hostPidns whether this process sees the
+// host's pids (InInitialPidns).
+func New(f *Fds, private bool, refs []uint32, bootOffset int64, hostPidns bool) Core {
 	var c Core
-	c.c.tasks, c.c.traces, c.c.events = C.int(tasks), C.int(traces), C.int(events)
+	c.c.tasks = C.int(f.Maps[C.ES_MAP_TASKS])
+	c.c.traces = C.int(f.Maps[C.ES_MAP_TRACE])
+	c.c.events = C.int(f.Maps[C.ES_MAP_EVENTS])
+	c.c.meta = C.int(f.Maps[C.ES_MAP_META])
+	if private {
+		c.c.meta = -1
+	}
 	c.c.refs = refsOf(refs)
 	c.c.boot_offset = C.int64_t(bootOffset)
+	c.c.host_pidns = C.bool(hostPidns)
 	return c
 }
 
@@ -90,7 +98,34 @@ const (
 	Incompatible Kind = C.ES_INCOMPATIBLE  // pins of another format, holding data
 	NotTraced    Kind = C.ES_NOT_TRACED    // a trace ID neither traced nor recorded
 	Lost         Kind = C.ES_LOST          // the traced process is gone, its exit not recorded
+	PidNamespace Kind = C.ES_PID_NAMESPACE // the caller is not in the host's pid namespace
 )
+
+// Words are the words of an error of kind k (errno's for Errno), as the C
+// library says them.
+func (k Kind) Words(errno syscall.Errno) string {
+	return C.GoString(C.es_kind_words(C.int(k), C.int(errno)))
+}
+
+// CheckLayout checks that the maps of f have this build's record sizes.
+func CheckLayout(f *Fds) error {
+	var e C.struct_es_err
+	c := f.c()
+	return result(C.es_check_layout(&c, &e), &e)
+}
+
+// BoottimeOffset reads this process's time namespace boottime offset, ns.
+func BoottimeOffset() (int64, error) {
+	var e C.struct_es_err
+	var ns C.int64_t
+	if err := result(C.es_boottime_offset(&ns, &e), &e); err != nil {
+		return 0, err
+	}
+	return int64(ns), nil
+}
+
+// InInitialPidns reports whether this process sees the host's pids.
+func InInitialPidns() bool { return bool(C.es_in_initial_pidns()) }
 
 // Error is a failed call: Msg is the words before the error Kind names ("" if
 // none), Suffix those after it, Errno the errno the C library returns.

@@ -25,8 +25,10 @@ struct es_core {
 	int tasks;           /* tracing_tasks: host tgid -> struct task_info */
 	int traces;          /* trace_refs: trace ID -> struct trace_ref */
 	int events;          /* exited_events: trace ID -> struct exit_status */
+	int meta;            /* meta of pins (Uninstall retires it), or -1 for a private tracer */
 	uint32_t *refs;      /* pid_refs, mapped: EXITSNOOP_PID_BUCKETS byte counters, 4 a word */
-	int64_t boot_offset; /* this time namespace's boottime offset, ns */
+	int64_t boot_offset; /* this time namespace's boottime offset, ns (es_boottime_offset) */
+	bool host_pidns;     /* the caller sees the host's pids (es_in_initial_pidns) */
 };
 
 enum es_kind {
@@ -41,6 +43,7 @@ enum es_kind {
 	ES_INCOMPATIBLE,   /* EPROTO: pins of another format, holding data */
 	ES_NOT_TRACED,     /* ENOENT: a trace ID neither traced nor recorded */
 	ES_LOST,           /* ENODATA: the traced process is gone, its exit not recorded */
+	ES_PID_NAMESPACE,  /* EXDEV: the caller is not in the host's pid namespace */
 };
 
 struct es_err {
@@ -67,7 +70,9 @@ int es_pidfd_of(uint32_t pid, int *pidfd, struct es_err *e);
 /* es_trace traces pid, which pidfd refers to (-1: none), under want->trace_id
  * with want's pid namespace (0:0: any); start_ticks and boot_offset are filled
  * here. When it returns 0 the kernel will see the exit: the exit program, or
- * the fallback when the process is reaped. */
+ * the fallback when the process is reaped. It refuses a caller outside the
+ * host's pid namespace (ES_PID_NAMESPACE) and pins being uninstalled
+ * (ES_NOT_RUNNING). */
 int es_trace(const struct es_core *c, uint32_t pid, int pidfd, const struct task_info *want,
 	     struct es_err *e);
 
@@ -228,7 +233,25 @@ int es_check_leader(uint32_t pid, struct es_err *e);
  * rounding may cost. */
 bool es_same_start(uint64_t ticks_a, int64_t off_a, uint64_t ticks_b, int64_t off_b);
 
+/* ---- store.c: what opening a store checks and reads ---- */
+
+/* es_check_layout: the maps' key and value sizes are this build's records'
+ * (the kernel copies value_size bytes into them); ES_INCOMPATIBLE otherwise. */
+int es_check_layout(const struct es_tracer_fds *t, struct es_err *e);
+/* es_boottime_offset reads this process's time namespace boottime offset (5.6+,
+ * CONFIG_TIME_NS; 0 without): /proc/<pid>/stat's start times include it. */
+int es_boottime_offset(int64_t *ns, struct es_err *e);
+/* es_in_initial_pidns: this process sees the host's pids. */
+bool es_in_initial_pidns(void);
+/* es_read_meta_fd reads the meta map fd (p names it in errors); one of another
+ * layout reads as format 0. */
+int es_read_meta_fd(int fd, const char *p, struct exitsnoop_meta *m, struct es_err *e);
+
 /* ---- err.c ---- */
+
+/* es_kind_words: the words of an error of kind (the errno's for ES_ERRNO),
+ * as the Go package's sentinel errors say them. */
+const char *es_kind_words(int kind, int errnum);
 
 /* es_fail fills *e and returns -errnum; _suffix adds words after the error's,
  * _hint what a permission error lacks for op (enum es_perm). */

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/capability.h>
@@ -49,6 +50,44 @@ int es_fail_hint(struct es_err *e, int kind, int errnum, int op, const char *fmt
 	ret = vfail(e, kind, errnum, es_perm_hint(op, errnum), fmt, ap);
 	va_end(ap);
 	return ret;
+}
+
+const char *es_kind_words(int kind, int errnum)
+{
+	switch (kind) {
+	case ES_NO_PROCESS:
+		return "no such process";
+	case ES_NOT_PROCESS:
+		return "not a process";
+	case ES_NS_MISMATCH:
+		return "process is in another pid namespace";
+	case ES_ID_IN_USE:
+		return "trace ID in use";
+	case ES_INVALID:
+		return "invalid argument";
+	case ES_NOT_INSTALLED:
+		return "exitsnoop is not installed";
+	case ES_NOT_RUNNING:
+		return "pinned exitsnoop is not running";
+	case ES_INCOMPATIBLE:
+		return "pinned exitsnoop is incompatible";
+	case ES_NOT_TRACED:
+		return "trace ID is not traced and has no event";
+	case ES_LOST:
+		return "exit not recorded";
+	case ES_PID_NAMESPACE:
+		return "tracing needs the host's pid namespace";
+	}
+	switch (errnum) { /* the words of the Go package's errors that stand for these */
+	case ENOENT:
+		return "key does not exist";
+	case EEXIST:
+		return "key already exists";
+	case E2BIG:
+	case ENOMEM:
+		return "map is full";
+	}
+	return strerror(errnum);
 }
 
 /* has_cap reports whether the caller has capability c in its effective set

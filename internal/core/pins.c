@@ -205,8 +205,7 @@ static int make_pin_dir(const char *dir, struct es_err *e)
 	return mount_bpffs(dir, e);
 }
 
-/* read_meta reads the meta map fd; one of another layout reads as format 0. */
-static int read_meta(int fd, const char *p, struct exitsnoop_meta *m, struct es_err *e)
+int es_read_meta_fd(int fd, const char *p, struct exitsnoop_meta *m, struct es_err *e)
 {
 	struct bpf_map_info info = {};
 	uint32_t size = sizeof(info), key = 0;
@@ -234,7 +233,7 @@ int es_read_pinned_meta(const char *dir, struct exitsnoop_meta *m, struct es_err
 		return es_fail(e, ES_NOT_INSTALLED, ENOPKG, "%s", "");
 	if (fd < 0)
 		return es_fail_hint(e, ES_ERRNO, -fd, ES_PERM_OPEN_PINS, "opening pinned map %s", p);
-	err = read_meta(fd, p, m, e);
+	err = es_read_meta_fd(fd, p, m, e);
 	close(fd);
 	return err;
 }
@@ -627,7 +626,7 @@ int es_pins_open(const char *root, const struct exitsnoop_meta *cur, struct es_t
 	}
 	if (!err) {
 		join(p, dir, "meta");
-		err = read_meta(t->maps[ES_MAP_META], p, &m, e);
+		err = es_read_meta_fd(t->maps[ES_MAP_META], p, &m, e);
 	}
 	if (!err && m.format_version == ES_FORMAT_RETIRED)
 		err = es_fail(e, ES_NOT_INSTALLED, ENOPKG, "pins at %s are being uninstalled", dir);

@@ -33,9 +33,6 @@ func names(p **C.char, n int) []string {
 	return out
 }
 
-// FormatRetired in the pinned meta marks pins that Uninstall is removing.
-const FormatRetired = C.ES_FORMAT_RETIRED
-
 // Fds are a tracer's file descriptors, -1 where there is none.
 type Fds struct {
 	Maps  [NMaps]int
@@ -218,4 +215,12 @@ func OnBPFFS(path string) bool {
 	cpath := C.CString(path)
 	defer C.free(unsafe.Pointer(cpath))
 	return bool(C.es_on_bpffs(cpath))
+}
+
+// ReadMeta reads the meta map fd into meta, a struct exitsnoop_meta.
+func ReadMeta(fd int, meta unsafe.Pointer) error {
+	var e C.struct_es_err
+	name := C.CString("meta")
+	defer C.free(unsafe.Pointer(name))
+	return result(C.es_read_meta_fd(C.int(fd), name, (*C.struct_exitsnoop_meta)(meta), &e), &e)
 }

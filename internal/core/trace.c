@@ -154,8 +154,18 @@ static int trace(const struct es_core *c, uint32_t pid, int pidfd, int stat,
 int es_trace(const struct es_core *c, uint32_t pid, int pidfd, const struct task_info *want,
 	     struct es_err *e)
 {
+	struct exitsnoop_meta m;
 	int stat, err;
 
+	if (!c->host_pidns)
+		return es_fail(e, ES_PID_NAMESPACE, EXDEV, "%s", "");
+	if (c->meta >= 0) { /* pins: Uninstall retires their meta before it unpins them */
+		err = es_read_meta_fd(c->meta, "meta", &m, e);
+		if (err)
+			return err;
+		if (m.format_version == ES_FORMAT_RETIRED)
+			return es_fail(e, ES_NOT_RUNNING, ENOLINK, "the tracer was uninstalled");
+	}
 	stat = es_stat_open(pid, e);
 	if (stat < 0)
 		return stat;
