@@ -9,19 +9,21 @@
  * not the parent, or that was not running when the traced process died, reads
  * it from the store afterwards.
  *
- * This is the C face of the Go package exitsnoop.dev/exitsnoop: the same store,
- * the same kernel records, the same guarantees (see that package's doc).
+ * The same store, kernel records and guarantees as the Go package
+ * exitsnoop.dev/exitsnoop (see its doc), without a Go runtime: both are built
+ * on one C core (internal/core), so a tracer pinned by either is read, written
+ * and upgraded by the other.
  *
  * BUILD AND LINK
  *
  *   cc prog.c $(pkg-config --cflags --libs exitsnoop)
  *   cc prog.c -I<dir>/include <dir>/libexitsnoop.a -lpthread      (by hand)
  *
- * libexitsnoop.a holds everything it needs (the Go runtime, libbpf, libelf and
- * zlib): it needs only libc and pthread, and links with -static as well. Every
- * symbol it defines for you starts with "exitsnoop_"; the others inside it
- * (the Go runtime, libbpf, libelf, zlib) are local to the archive and cannot
- * clash with copies of those libraries your program links.
+ * libexitsnoop.a holds everything it needs (libbpf, libelf and zlib): it needs
+ * only libc, and links with -static as well. Every symbol it defines for you
+ * starts with "exitsnoop_"; the others inside it (libbpf, libelf, zlib) are
+ * local to the archive and cannot clash with copies of those libraries your
+ * program links.
  *
  * Needs Linux 5.8+ with BTF, and root or CAP_BPF + CAP_PERFMON at run time
  * (installing a pinned tracer mounts a bpffs: CAP_SYS_ADMIN).
@@ -70,14 +72,11 @@
  *   on its handle (no call on that handle may run during or after it). Calls
  *   may block briefly (BPF syscalls, /proc reads); exitsnoop_store_wait blocks
  *   until its timeout.
- * - The library contains a Go runtime, started when the program starts (by a
- *   constructor). It runs a few threads of its own, installs handlers for
- *   SIGSEGV, SIGBUS, SIGFPE, SIGPIPE and SIGURG with SA_RESTART (passing the
- *   signals it does not cause to the handlers installed before it), and sets
- *   SA_ONSTACK on the handlers of other signals installed before it. After
- *   fork() without exec, do not call exitsnoop_ functions in the child (as
- *   with any multithreaded library). One Go c-archive per program: do not link
- *   a second Go runtime next to it.
+ * - The library starts no thread, installs no signal handler and runs no
+ *   constructor; it keeps no state outside its handles but each thread's last
+ *   error message. The child of a fork() may use it, with the handles it
+ *   inherited or new ones (a handle's descriptors are shared with the parent,
+ *   as any fd is). Every descriptor it opens is close-on-exec.
  *
  * COMPATIBILITY
  *
@@ -108,7 +107,7 @@ extern "C" {
 #endif
 
 #define EXITSNOOP_VERSION_MAJOR 1
-#define EXITSNOOP_VERSION_MINOR 0
+#define EXITSNOOP_VERSION_MINOR 1
 
 /* Default number of traced processes, and of unread events, a tracer holds. */
 #define EXITSNOOP_DEFAULT_CAPACITY 65536
@@ -333,6 +332,25 @@ EXITSNOOP_API int exitsnoop_store_delete_exited_event(exitsnoop_store *store, ui
  */
 EXITSNOOP_API int exitsnoop_store_wait(exitsnoop_store *store, uint64_t trace_id, int timeout_ms,
 				       struct exitsnoop_exit_status *status);
+
+/*
+ * Event loops. exitsnoop_store_epoll_fd returns an fd (an epoll fd, owned by the
+ * store: closed by exitsnoop_store_close) that polls readable when exits may be
+ * ready; add it to your loop (epoll, poll, glib...) for reading, and when it is
+ * readable call exitsnoop_store_consume, which calls fn(ctx, trace_id, status)
+ * for each exit recorded since the last call (every exit the tracer records,
+ * in the order recorded, of any trace ID; the events stay in the store) and
+ * returns how many, without blocking. Consume also when the fd is readable
+ * without exits: it re-arms the kernel's wake-up, and a timer of at most
+ * 100 ms that ends a sleep a wake-up cannot (another reader of the same tracer
+ * can hide records from the fd's readiness). fn must not close or free the
+ * store, nor consume. One reader per store: consume from one thread at a time.
+ * An exit is recorded and then notified: a consumer that falls far behind
+ * loses notifications (the events stay: exitsnoop_store_get_exited_event).
+ */
+typedef void (*exitsnoop_event_fn)(void *ctx, uint64_t trace_id, const struct exitsnoop_exit_status *status);
+EXITSNOOP_API int exitsnoop_store_epoll_fd(exitsnoop_store *store);
+EXITSNOOP_API int exitsnoop_store_consume(exitsnoop_store *store, exitsnoop_event_fn fn, void *ctx);
 
 /*
  * Copies the tracer's counters into *stats. stats_sz: sizeof(*stats) as your

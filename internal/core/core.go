@@ -9,7 +9,7 @@
 package core
 
 /*
-#cgo CFLAGS: -O2 -Wall -I${SRCDIR}/../../bpf
+#cgo CFLAGS: -O2 -Wall
 #cgo noescape es_pidfd_of
 #cgo nocallback es_pidfd_of
 #cgo noescape es_trace

@@ -18,7 +18,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <linux/types.h>
-#include "exitsnoop.h" /* bpf/exitsnoop.h: the record layout */
+/* The record layout. Its per-CPU counters are struct es_kernel_stats here: the C
+ * library's public header names the sum struct exitsnoop_stats. */
+#define exitsnoop_stats es_kernel_stats
+#include "../../bpf/exitsnoop.h"
+#undef exitsnoop_stats
 
 /* The tracer's maps, as one Store sees them. */
 struct es_core {
@@ -200,7 +204,7 @@ const char *es_fate_cause(uint32_t fate);
 
 /* The counters summed over CPUs, and the programs' skipped runs (5.12+). */
 struct es_stats {
-	struct exitsnoop_stats k;
+	struct es_kernel_stats k;
 	uint64_t missed;
 };
 

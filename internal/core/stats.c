@@ -43,7 +43,7 @@ int es_count_cpus(const char *list, int *n)
  * the all-ones pattern, which no counter ever reaches. */
 int es_possible_cpus(int stats_fd, const char *possible, int *ncpu, struct es_err *e)
 {
-	struct exitsnoop_stats *buf;
+	struct es_kernel_stats *buf;
 	char list[4096];
 	int copied = 0, listed, fd, err;
 	uint32_t key = 0;
@@ -85,7 +85,7 @@ int es_possible_cpus(int stats_fd, const char *possible, int *ncpu, struct es_er
 
 int es_stats(int stats_fd, const int *progs, int nprogs, int ncpu, struct es_stats *sum, struct es_err *e)
 {
-	struct exitsnoop_stats *cpu;
+	struct es_kernel_stats *cpu;
 	struct bpf_prog_info info;
 	uint32_t key = 0, size;
 	int err;

@@ -28,7 +28,7 @@ func PossibleCPUs(fd int, possible string) (int, error) {
 	return int(n), nil
 }
 
-// Stats sums the stats map fd's ncpu values into sum, a struct exitsnoop_stats,
+// Stats sums the stats map fd's ncpu values into sum, a struct exitsnoop_stats of bpf/exitsnoop.h,
 // and returns the programs' skipped runs.
 func Stats(fd int, progs []int, ncpu int, sum unsafe.Pointer) (missed uint64, err error) {
 	var e C.struct_es_err
@@ -40,6 +40,6 @@ func Stats(fd int, progs []int, ncpu int, sum unsafe.Pointer) (missed uint64, er
 	if err := result(C.es_stats(C.int(fd), &cprogs[0], C.int(len(progs)), C.int(ncpu), &s, &e), &e); err != nil {
 		return 0, err
 	}
-	*(*C.struct_exitsnoop_stats)(sum) = s.k
+	*(*C.struct_es_kernel_stats)(sum) = s.k
 	return uint64(s.missed), nil
 }

@@ -23,7 +23,7 @@ int es_check_layout(const struct es_tracer_fds *t, struct es_err *e)
 		{ ES_MAP_TASKS, 4, sizeof(struct task_info) },
 		{ ES_MAP_EVENTS, 8, sizeof(struct exit_status) },
 		{ ES_MAP_REFS, 4, EXITSNOOP_PID_BUCKETS },
-		{ ES_MAP_STATS, 4, sizeof(struct exitsnoop_stats) },
+		{ ES_MAP_STATS, 4, sizeof(struct es_kernel_stats) },
 		{ ES_MAP_META, 4, sizeof(struct exitsnoop_meta) },
 		{ ES_MAP_TRACE, 8, sizeof(struct trace_ref) },
 		{ ES_MAP_WAKE, 4, sizeof(struct notify_wake) },

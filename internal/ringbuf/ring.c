@@ -161,6 +161,12 @@ size_t es_ring_consume(struct es_ring *r, uint8_t *out, uint32_t *lens, size_t m
 	return n;
 }
 
+void es_ring_arm(struct es_ring *r)
+{
+	if (r->waiting) /* ordered as in es_ring_idle */
+		__atomic_store_n(r->waiting, 1, __ATOMIC_SEQ_CST);
+}
+
 int64_t es_ring_idle(struct es_ring *r)
 {
 	if (!r->waiting)

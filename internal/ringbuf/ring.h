@@ -73,6 +73,10 @@ void es_ring_wake_on_demand(struct es_ring *r, uint32_t *waiting);
  * written stops it. */
 size_t es_ring_consume(struct es_ring *r, uint8_t *out, uint32_t *lens, size_t max);
 
+/* es_ring_arm sets the producer's wake flag at once, without lingering (an
+ * event loop's reader, which cannot pause): look for records once more after it. */
+void es_ring_arm(struct es_ring *r);
+
 /* es_ring_idle: what a reader that found nothing does next (see the top). */
 int64_t es_ring_idle(struct es_ring *r);
 
