@@ -54,6 +54,15 @@ if grep -E '^(bpf_|btf_|btf__|libbpf_|ring_buffer__|perf_buffer__|elf_|elf32_|el
 	"$tmp/undefined" >"$tmp/missing"; then
 	fail "$archive leaves undefined libbpf/libelf/zlib-like symbols: $(head -20 "$tmp/missing" | tr '\n' ' ')"
 fi
+# No constructor or destructor runs in a program that links it, called or not.
+if objdump -h "$archive" | grep -E '\.(init_array|fini_array|preinit_array|ctors|dtors|init|fini)\b' >"$tmp/ctors"; then
+	fail "$archive has constructor or destructor sections: $(tr -s ' ' <"$tmp/ctors" | head -5 | tr '\n' ' ')"
+fi
+# No Go runtime: none of its symbols, local ones included.
+if nm "$archive" | grep -E ' (runtime\.|_cgo_|x_cgo_)' | head -3 >"$tmp/go" && [ -s "$tmp/go" ]; then
+	fail "$archive holds a Go runtime: $(tr '\n' ' ' <"$tmp/go")"
+fi
+echo "objdump -h, nm $(basename "$archive"): no constructor, no destructor, no Go runtime"
 echo "nm -u $(basename "$archive"): $(wc -l <"$tmp/undefined") undefined symbols, none from libbpf, libelf or zlib (libc/pthread only):"
 tr '\n' ' ' <"$tmp/undefined" | fold -s -w 100 | sed 's/^/    /'
 echo

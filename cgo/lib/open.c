@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -180,6 +181,9 @@ int store_open(int mode, const char *root, uint32_t max_tasks, uint32_t max_even
 	}
 	pthread_rwlock_init(&s->lock, NULL);
 	pthread_mutex_init(&s->loop_mu, NULL);
+	/* Loading parsed the kernel's BTF (megabytes, freed since): give the heap's
+	 * free pages back, so that a store costs its caller what it keeps. */
+	malloc_trim(0);
 	return 0;
 }
 
