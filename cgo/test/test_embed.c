@@ -9,6 +9,8 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <limits.h>
+#include <linux/bpf.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
@@ -111,25 +113,70 @@ static void on_exit_event(void *ctx, uint64_t id, const struct exitsnoop_exit_st
 	}
 }
 
+/* wake_flag reads the pinned tracer's notify_wake.waiting under root, with raw
+ * bpf(2): 1 while a reader asks the kernel for a wake-up, 0 once it woke them. */
+static int wake_flag(const char *root)
+{
+	char p[PATH_MAX];
+	uint32_t key = 0, v[2] = {9, 9};
+	union bpf_attr a;
+	int fd, r;
+
+	snprintf(p, sizeof(p), "%s/.exitsnoop.bpf/notify_wake", root);
+	memset(&a, 0, sizeof(a));
+	a.pathname = (uint64_t)(uintptr_t)p;
+	fd = (int)syscall(SYS_bpf, BPF_OBJ_GET, &a, sizeof(a));
+	if (fd < 0)
+		return -1;
+	memset(&a, 0, sizeof(a));
+	a.map_fd = (uint32_t)fd;
+	a.key = (uint64_t)(uintptr_t)&key;
+	a.value = (uint64_t)(uintptr_t)v;
+	r = (int)syscall(SYS_bpf, BPF_MAP_LOOKUP_ELEM, &a, sizeof(a));
+	close(fd);
+	return r ? -1 : (int)v[0];
+}
+
 static void test_event_loop(void)
 {
 	static const char *const cmds[] = {"exit 1", "exit 2", "kill -KILL $$"};
 	struct exitsnoop_task_info ti;
 	struct epoll_event ev = {.events = EPOLLIN}, got;
+	char root[] = "/tmp/exitsnoop-loop-XXXXXX";
+	struct exitsnoop_exit_status es;
 	struct seen seen = {0};
 	exitsnoop_store *s = NULL;
 	struct child c[3];
 	int fd, ep, ws[3];
 	uint64_t deadline;
 
-	OK(exitsnoop_store_attach_private(&s));
-	if (!s)
+	if (!mkdtemp(root)) {
+		perror("mkdtemp");
+		failures++;
 		return;
+	}
+	EXITSNOOP_OPTS(exitsnoop_open_opts, opts, .bpffs_root = root); /* pinned: the test reads its flag */
+	OK(exitsnoop_store_open(&opts, &s));
+	if (!s)
+		goto out;
 	RET(exitsnoop_store_consume(s, on_exit_event, &seen), -EINVAL); /* no epoll fd yet */
 	RET(exitsnoop_store_consume(s, NULL, NULL), -EINVAL);
 	fd = exitsnoop_store_epoll_fd(s);
 	CHECK(fd >= 0 && exitsnoop_store_epoll_fd(s) == fd);
-	RET(exitsnoop_store_consume(s, on_exit_event, &seen), 0); /* nothing yet; arms the wake-up */
+	RET(exitsnoop_store_consume(s, on_exit_event, &seen), 0); /* nothing yet ... */
+	CHECK(wake_flag(root) == 1); /* ... and the kernel is asked for a wake-up */
+
+	/* The kernel wakes the loop itself (not the backstop timer): a recorded exit
+	 * clears the flag as the program wakes the readers. */
+	OK(traced_exit(s, 19, "exit 5"));
+	deadline = now_ms() + 2000; /* the program cleared it in the same run as it recorded */
+	while (wake_flag(root) != 0 && now_ms() < deadline)
+		usleep(10000);
+	CHECK(wake_flag(root) == 0);
+	RET(exitsnoop_store_consume(s, on_exit_event, &seen), 1); /* that one exit */
+	CHECK(seen.n == 1 && seen.ids[0] == 19 && WEXITSTATUS(seen.codes[0]) == 5);
+	CHECK(wake_flag(root) == 1); /* re-armed */
+	seen.n = 0;
 
 	/* the caller's own loop, with the store's fd in it */
 	ep = epoll_create1(EPOLL_CLOEXEC);
@@ -148,11 +195,16 @@ static void test_event_loop(void)
 	CHECK(seen.n == 3);
 	for (int i = 0; i < seen.n && i < 3; i++)
 		CHECK(seen.ids[i] >= 20 && seen.ids[i] < 23 && seen.codes[i] == ws[seen.ids[i] - 20]);
+	OK(exitsnoop_store_get_exited_event(s, 20, &es)); /* the events stay in the store */
 	OK(exitsnoop_store_close(s));
 	RET(exitsnoop_store_consume(s, on_exit_event, &seen), -EBADF);
 	RET(exitsnoop_store_epoll_fd(s), -EBADF);
-	OK(exitsnoop_store_free(s));
 	close(ep);
+out:
+	OK(exitsnoop_store_free(s));
+	OK(exitsnoop_uninstall(root));
+	if (rmdir(root))
+		perror("rmdir");
 }
 
 /* ---- Burst ---------------------------------------------------------------- */
