@@ -70,15 +70,17 @@ while read -r bin dir rest; do
 	[[ $bin == /* && $dir == /* ]] || die "$list: paths must be absolute: '$bin $dir'"
 	[ -x "$bin" ] || die "$list: $bin is not an executable file"
 	[ -d "$dir" ] || die "$list: $dir is not a directory"
-	# ELF e_machine: 62 x86-64, 183 AArch64 (a binary of another architecture fails at exec)
-	machine=$(od -An -tu2 -j18 -N2 "$bin" | tr -d ' ')
-	[ "$machine" = "$([ "$VMTEST_ARCH" = arm64 ] && echo 183 || echo 62)" ] ||
-		die "$list: $bin is not an ELF binary for $VMTEST_ARCH (e_machine $machine)"
 	case $rest in
 	"" | c) ;;
 	*) die "$list: '$rest' after $bin: the kind is empty (a Go test binary) or c (a program)" ;;
 	esac
+	# ELF e_machine: 62 x86-64, 183 AArch64 (a binary of another architecture fails at exec).
+	# A program may be a script (#!): the binaries it runs are the Makefile's, of ARCH.
 	n_bins=$((n_bins + 1))
+	[ "$rest" = c ] && [ "$(head -c2 "$bin")" = '#!' ] && continue
+	machine=$(od -An -tu2 -j18 -N2 "$bin" | tr -d ' ')
+	[ "$machine" = "$([ "$VMTEST_ARCH" = arm64 ] && echo 183 || echo 62)" ] ||
+		die "$list: $bin is not an ELF binary for $VMTEST_ARCH (e_machine $machine)"
 done <"$list"
 [ "$n_bins" -gt 0 ] || die "$list lists no test binary"
 mkdir -p "$out" && out=$(realpath "$out")
