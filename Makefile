@@ -62,7 +62,7 @@ install-libbpf: $(LIBBPF_A)
 # (bpf_tracing.h needs one only for PT_REGS_*/BPF_KPROBE, the registers of a pt_regs; the
 # tp_btf programs take their arguments with BPF_PROG, from the context array, the same on
 # every architecture). The object is byte-identical with or without -D__TARGET_ARCH_x86.
-$(BPF_BUILT): bpf/exitsnoop.bpf.c bpf/exitsnoop.h bpf/kernel_types.h Makefile $(LIBBPF_A)
+$(BPF_BUILT): bpf/exitsnoop.bpf.c bpf/exitsnoop.h internal/core/layout.h bpf/kernel_types.h Makefile $(LIBBPF_A)
 	$(CLANG) -g -O2 -target bpf -I$(patsubst $(CURDIR)/%,%,$(OUTPUT))/libbpf/include -fdebug-prefix-map=$(CURDIR)=. \
 		-c bpf/exitsnoop.bpf.c -o $@
 	$(STRIP) -g $@

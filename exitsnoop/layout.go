@@ -9,7 +9,7 @@ import (
 	"exitsnoop.dev/internal/bpfsys"
 )
 
-// mirrors are the Go types that mirror bpf/exitsnoop.h's structs, by C name:
+// mirrors are the Go types that mirror internal/core/layout.h's structs, by C name:
 // those of map values, which the object's BTF describes (exit_note, a local
 // variable's type, is not there: Event is a trace ID and an exit_status).
 var mirrors = map[string]reflect.Type{
@@ -23,7 +23,7 @@ var mirrors = map[string]reflect.Type{
 }
 
 // checkLayouts compares the mirrors with the embedded object's BTF, once: a
-// drift between bpf/exitsnoop.h and the Go side is an error, never records read
+// drift between internal/core/layout.h and the Go side is an error, never records read
 // at the wrong offsets.
 var checkLayouts = sync.OnceValue(func() error {
 	names := make([]string, 0, len(mirrors))

@@ -13,10 +13,10 @@ import (
 	"exitsnoop.dev/internal/bpfobj"
 )
 
-// TestHeaderConstants: the constants Go mirrors from bpf/exitsnoop.h that the
+// TestHeaderConstants: the constants Go mirrors from internal/core/layout.h that the
 // object's BTF does not carry (#defines) are the header's.
 func TestHeaderConstants(t *testing.T) {
-	h, err := os.ReadFile("../bpf/exitsnoop.h")
+	h, err := os.ReadFile("../internal/core/layout.h")
 	require.NoError(t, err)
 	define := func(name string) uint64 {
 		m := regexp.MustCompile(`#define ` + name + `\s+\(?([0-9]+)U?(?:LL|ULL)?\s*(?:<<\s*([0-9]+))?\)?`).FindSubmatch(h)

@@ -19,7 +19,7 @@ import (
 	"exitsnoop.dev/internal/core"
 )
 
-// Layout constants of bpf/exitsnoop.h.
+// Layout constants of internal/core/layout.h.
 const (
 	formatVersion = 4       // EXITSNOOP_FORMAT_VERSION
 	pidBuckets    = 1 << 16 // EXITSNOOP_PID_BUCKETS

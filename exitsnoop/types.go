@@ -19,7 +19,7 @@ type TaskInfo struct {
 
 // ExitStatus is used to record the exit event when the target task exits.
 //
-// Its layout is the kernel record's (bpf/exitsnoop.h: struct exit_status).
+// Its layout is the kernel record's (internal/core/layout.h: struct exit_status).
 type ExitStatus struct {
 	// Pid is the process's pid as the host's pid namespace sees it.
 	Pid uint32

@@ -74,9 +74,12 @@
  *   until its timeout.
  * - The library starts no thread, installs no signal handler and runs no
  *   constructor; it keeps no state outside its handles but each thread's last
- *   error message. The child of a fork() may use it, with the handles it
- *   inherited or new ones (a handle's descriptors are shared with the parent,
- *   as any fd is). Every descriptor it opens is close-on-exec.
+ *   error message (libbpf, inside, raises RLIMIT_MEMLOCK on kernels before 5.11,
+ *   which charge BPF memory to it). The child of a fork() may use it, with new
+ *   handles, or with those it inherited if no other thread of the parent was in
+ *   a call on them at the fork (their locks would stay held in the child, as
+ *   with any library that locks); a handle's descriptors are shared with the
+ *   parent, as any fd is. Every descriptor it opens is close-on-exec.
  *
  * COMPATIBILITY
  *
@@ -322,7 +325,11 @@ EXITSNOOP_API int exitsnoop_store_delete_exited_event(exitsnoop_store *store, ui
 /*
  * Waits until an event is recorded under trace_id and copies it into *status
  * (without deleting it): at once if it is there already, else as soon as the
- * kernel records it (woken by the kernel, not polling).
+ * kernel records it (woken by a pidfd of the traced process; where pidfd_open is
+ * refused, by a seccomp filter or outside the host's pid namespace, it looks
+ * every 100 ms; an event another thread records with
+ * exitsnoop_store_record_wait_status before the process exits is seen within
+ * 250 ms).
  * timeout_ms: < 0 waits without limit; 0 only looks; > 0 waits at most that
  * long, then returns -ETIMEDOUT. It always ends: -ENOENT at once when trace_id
  * is neither traced nor recorded, -ENODATA within a second of the traced
@@ -341,10 +348,13 @@ EXITSNOOP_API int exitsnoop_store_wait(exitsnoop_store *store, uint64_t trace_id
  * for each exit recorded since the last call (every exit the tracer records,
  * in the order recorded, of any trace ID; the events stay in the store) and
  * returns how many, without blocking. Consume also when the fd is readable
- * without exits: it re-arms the kernel's wake-up, and a timer of at most
+ * without exits: it re-arms the kernel's wake-up, and a one-shot timer of
  * 100 ms that ends a sleep a wake-up cannot (another reader of the same tracer
- * can hide records from the fd's readiness). fn must not close or free the
- * store, nor consume. One reader per store: consume from one thread at a time.
+ * can hide records from the fd's readiness): an idle loop wakes 10 times a
+ * second. fn runs with the store locked: it must not close or free the store,
+ * nor call exitsnoop_store_epoll_fd or consume, and a close from another thread
+ * waits for it to return. One reader per store: consume from one thread at a
+ * time.
  * An exit is recorded and then notified: a consumer that falls far behind
  * loses notifications (the events stay: exitsnoop_store_get_exited_event).
  */

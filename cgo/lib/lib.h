@@ -8,6 +8,7 @@
 #define EXITSNOOP_LIB_H
 
 #include <pthread.h>
+#include <sys/timerfd.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include "core.h"
@@ -54,6 +55,7 @@ struct store {
 	struct es_ring ring;
 	void *wake;            /* notify_wake, mapped */
 	int epfd, timerfd;
+	struct itimerspec backstop; /* the timer consume sets */
 };
 
 enum open_mode { OPEN_OPTS, OPEN_PINNED, OPEN_PRIVATE };

@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
@@ -131,6 +132,7 @@ static int loop_open(struct store *s)
 	uint32_t size = sizeof(info);
 	int ring = s->fds.maps[ES_MAP_NOTIFY], err;
 	struct epoll_event ev = { .events = EPOLLIN };
+	long ms;
 
 	err = bpf_map_get_info_by_fd(ring, &info, &size);
 	if (err)
@@ -151,6 +153,9 @@ static int loop_open(struct store *s)
 		return lib_failf(err, "making the event loop's fd: %s", strerror(-err));
 	}
 	es_ring_wake_on_demand(&s->ring, s->wake);
+	/* the tests' way to take the timer out of the way (a wake-up must do it all) */
+	ms = getenv("EXITSNOOP_TEST_BACKSTOP_MS") ? atol(getenv("EXITSNOOP_TEST_BACKSTOP_MS")) : ES_RING_BACKSTOP_MS;
+	s->backstop = (struct itimerspec){ .it_value = { ms / 1000, ms % 1000 * 1000000L } };
 	s->loop_on = true;
 	return 0;
 }
@@ -189,7 +194,6 @@ int store_epoll_fd(struct store *s)
 
 int store_consume(struct store *s, exitsnoop_event_fn fn, void *ctx)
 {
-	static const struct itimerspec backstop = { .it_value = { 0, ES_RING_BACKSTOP_MS * 1000000L } };
 	uint8_t out[8 * ES_RING_MAX_RECORD];
 	uint32_t lens[8];
 	struct exitsnoop_exit_status st;
@@ -220,8 +224,10 @@ int store_consume(struct store *s, exitsnoop_event_fn fn, void *ctx)
 			fn(ctx, note.trace_id, &st);
 			total++;
 		}
-		if (n)
+		if (n) {
+			armed = 0; /* the program may have cleared the flag for these: arm again */
 			continue;
+		}
 		if (armed)
 			break;
 		/* nothing: ask the kernel for a wake-up, then look once more (a record
@@ -229,7 +235,7 @@ int store_consume(struct store *s, exitsnoop_event_fn fn, void *ctx)
 		es_ring_arm(&s->ring);
 		armed = 1;
 	}
-	timerfd_settime(s->timerfd, 0, &backstop, NULL);
+	timerfd_settime(s->timerfd, 0, &s->backstop, NULL);
 	pthread_mutex_unlock(&s->loop_mu);
 	store_leave(s);
 	return total;

@@ -137,8 +137,9 @@ static int load(struct tracer *t, uint32_t max_tasks, uint32_t max_events, const
 }
 
 int tracer_load(uint32_t max_tasks, uint32_t max_events, const int *reuse, struct tracer **out,
-		struct es_tracer_fds *fds, struct es_err *e)
+		struct es_tracer_fds *out_fds, struct es_err *e)
 {
+	struct es_tracer_fds got, *fds = &got; /* the caller's only once all is loaded: they are t's */
 	struct tracer *t;
 	int err;
 
@@ -168,6 +169,7 @@ int tracer_load(uint32_t max_tasks, uint32_t max_events, const int *reuse, struc
 		tracer_close(t);
 		return err;
 	}
+	*out_fds = got;
 	*out = t;
 	return 0;
 }

@@ -183,7 +183,9 @@ int store_open(int mode, const char *root, uint32_t max_tasks, uint32_t max_even
 	pthread_mutex_init(&s->loop_mu, NULL);
 	/* Loading parsed the kernel's BTF (megabytes, freed since): give the heap's
 	 * free pages back, so that a store costs its caller what it keeps. */
+#ifdef __GLIBC__
 	malloc_trim(0);
+#endif
 	return 0;
 }
 

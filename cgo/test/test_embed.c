@@ -161,26 +161,30 @@ static void test_event_loop(void)
 		goto out;
 	RET(exitsnoop_store_consume(s, on_exit_event, &seen), -EINVAL); /* no epoll fd yet */
 	RET(exitsnoop_store_consume(s, NULL, NULL), -EINVAL);
+	/* No backstop timer in this test: every readiness below is the kernel's wake-up. */
+	setenv("EXITSNOOP_TEST_BACKSTOP_MS", "3600000", 1);
 	fd = exitsnoop_store_epoll_fd(s);
+	unsetenv("EXITSNOOP_TEST_BACKSTOP_MS");
 	CHECK(fd >= 0 && exitsnoop_store_epoll_fd(s) == fd);
+	/* the caller's own loop, with the store's fd in it */
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	CHECK(ep >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0);
 	RET(exitsnoop_store_consume(s, on_exit_event, &seen), 0); /* nothing yet ... */
 	CHECK(wake_flag(root) == 1); /* ... and the kernel is asked for a wake-up */
+	CHECK(epoll_wait(ep, &got, 1, 0) == 0);
 
-	/* The kernel wakes the loop itself (not the backstop timer): a recorded exit
-	 * clears the flag as the program wakes the readers. */
+	/* A recorded exit clears the flag as the program wakes the readers, and the
+	 * fd is readable. */
 	OK(traced_exit(s, 19, "exit 5"));
 	deadline = now_ms() + 2000; /* the program cleared it in the same run as it recorded */
 	while (wake_flag(root) != 0 && now_ms() < deadline)
 		usleep(10000);
 	CHECK(wake_flag(root) == 0);
+	CHECK(epoll_wait(ep, &got, 1, 1000) == 1);
 	RET(exitsnoop_store_consume(s, on_exit_event, &seen), 1); /* that one exit */
 	CHECK(seen.n == 1 && seen.ids[0] == 19 && WEXITSTATUS(seen.codes[0]) == 5);
 	CHECK(wake_flag(root) == 1); /* re-armed */
 	seen.n = 0;
-
-	/* the caller's own loop, with the store's fd in it */
-	ep = epoll_create1(EPOLL_CLOEXEC);
-	CHECK(ep >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0);
 	for (int i = 0; i < 3; i++) {
 		c[i] = spawn();
 		ti = (struct exitsnoop_task_info){.trace_id = 20 + i};

@@ -21,7 +21,7 @@
 /* The record layout. Its per-CPU counters are struct es_kernel_stats here: the C
  * library's public header names the sum struct exitsnoop_stats. */
 #define exitsnoop_stats es_kernel_stats
-#include "../../bpf/exitsnoop.h"
+#include "layout.h"
 #undef exitsnoop_stats
 
 /* The tracer's maps, as one Store sees them. */

@@ -93,11 +93,16 @@ static int mkdir_all(const char *path, char *failed)
 	}
 }
 
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
 /* names lists the pins in dir, sorted, without a bpffs's own files (maps.debug
  * and progs.debug, the preload iterators). The count, or a negative errno. */
 static int names(const char *dir, char (*out)[NAME_MAX + 1], int max)
 {
-	char buf[4096];
+	char buf[4096] __attribute__((aligned(8))); /* linux_dirent64s */
 	int fd, n = 0;
 	long got;
 
@@ -122,7 +127,7 @@ static int names(const char *dir, char (*out)[NAME_MAX + 1], int max)
 	close(fd);
 	if (got < 0)
 		return -errno;
-	qsort(out, n, NAME_MAX + 1, (int (*)(const void *, const void *))strcmp);
+	qsort(out, n, NAME_MAX + 1, by_name);
 	return n;
 }
 

@@ -28,7 +28,7 @@ func PossibleCPUs(fd int, possible string) (int, error) {
 	return int(n), nil
 }
 
-// Stats sums the stats map fd's ncpu values into sum, a struct exitsnoop_stats of bpf/exitsnoop.h,
+// Stats sums the stats map fd's ncpu values into sum, a struct exitsnoop_stats of layout.h,
 // and returns the programs' skipped runs.
 func Stats(fd int, progs []int, ncpu int, sum unsafe.Pointer) (missed uint64, err error) {
 	var e C.struct_es_err
