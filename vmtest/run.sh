@@ -176,6 +176,15 @@ echo "vmtest guest: \$(uname -r), \$(nproc) CPUs, \$(awk '/MemTotal/ {print \$2,
 mountpoint -q /sys/fs/bpf || mount -t bpf bpffs /sys/fs/bpf
 mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing
 mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
+# Hold the static keys of the tracepoints the tracer attaches to on for the whole run, by
+# enabling their trace events (a small buffer, overwritten): attaching and detaching the
+# tests' tracers then never patches kernel text. Under QEMU's software emulation that
+# patching raced the CPUs executing the site (vmtest/README.md, "Text patching").
+echo 64 >/sys/kernel/tracing/buffer_size_kb
+for ev in sched_process_exit sched_process_free; do
+	echo 1 >/sys/kernel/tracing/events/sched/\$ev/enable || echo "vmtest guest: cannot enable \$ev"
+done
+echo "vmtest guest: trace events on: \$(cat /sys/kernel/tracing/set_event | tr '\\n' ' ')"
 echo "vmtest guest: mounts: \$(awk '\$3 ~ /^(bpf|tracefs|debugfs)\$/ {printf "%s ", \$2}' /proc/mounts)"
 fail=0 n=0
 while read -r bin dir kind rest; do
