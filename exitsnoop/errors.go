@@ -123,6 +123,21 @@ func mapErr(err error) error {
 	return err
 }
 
+// kindErrors are the sentinels of internal/core's error kinds (core.Errno aside;
+// core.Lost becomes a *LostError in Wait, with its fate).
+var kindErrors = map[core.Kind]error{
+	core.NoProcess:    ErrNoProcess,
+	core.NotProcess:   ErrNotProcess,
+	core.NsMismatch:   ErrNamespaceMismatch,
+	core.IDInUse:      ErrTraceIDInUse,
+	core.Invalid:      ErrInvalidArgument,
+	core.NotInstalled: ErrNotInstalled,
+	core.NotRunning:   ErrNotRunning,
+	core.Incompatible: ErrIncompatible,
+	core.NotTraced:    ErrNotTraced,
+	core.PidNamespace: ErrPidNamespace,
+}
+
 // coreErr turns an error of internal/core into the package's: the sentinel its
 // kind names (an errno through mapErr), after the core's words if any.
 func coreErr(err error) error {
@@ -130,29 +145,8 @@ func coreErr(err error) error {
 	if !ok {
 		return err
 	}
-	var sentinel error
-	switch e.Kind {
-	case core.NoProcess:
-		sentinel = ErrNoProcess
-	case core.NotProcess:
-		sentinel = ErrNotProcess
-	case core.NsMismatch:
-		sentinel = ErrNamespaceMismatch
-	case core.IDInUse:
-		sentinel = ErrTraceIDInUse
-	case core.Invalid:
-		sentinel = ErrInvalidArgument
-	case core.NotInstalled:
-		sentinel = ErrNotInstalled
-	case core.NotRunning:
-		sentinel = ErrNotRunning
-	case core.Incompatible:
-		sentinel = ErrIncompatible
-	case core.NotTraced:
-		sentinel = ErrNotTraced
-	case core.PidNamespace:
-		sentinel = ErrPidNamespace
-	default:
+	sentinel, ok := kindErrors[e.Kind]
+	if !ok { // core.Errno: the errno itself
 		sentinel = mapErr(e.Errno)
 	}
 	switch {

@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <linux/types.h>
 /* The record layout. Its per-CPU counters are struct es_kernel_stats here: the C
  * library's public header names the sum struct exitsnoop_stats. */
@@ -219,6 +220,9 @@ int es_stats(int stats_fd, const int *progs, int nprogs, int ncpu, struct es_sta
 
 /* ---- proc.c: what Trace reads of /proc ---- */
 
+/* es_read_file reads the start of a small file (/proc, /sys) into buf, NUL-
+ * terminated: the length read, or a negative errno. */
+ssize_t es_read_file(const char *path, char *buf, size_t size);
 /* es_stat_open opens /proc/<pid>/stat: its reads follow that process, not the
  * pid, and fail with ES_NO_PROCESS once it is reaped. A new fd, or < 0. */
 int es_stat_open(uint32_t pid, struct es_err *e);

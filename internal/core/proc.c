@@ -11,6 +11,21 @@
 #include <unistd.h>
 #include "core.h"
 
+ssize_t es_read_file(const char *path, char *buf, size_t size)
+{
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, size - 1);
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	buf[n < 0 ? 0 : n] = 0;
+	return n;
+}
+
 int es_stat_open(uint32_t pid, struct es_err *e)
 {
 	char path[32];
@@ -104,18 +119,10 @@ int es_pidns_of(uint32_t pid, uint64_t *dev, uint64_t *ino, struct es_err *e)
 int es_check_leader(uint32_t pid, struct es_err *e)
 {
 	char path[32], buf[4096], *tgid;
-	ssize_t n;
-	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%u/status", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (es_read_file(path, buf, sizeof(buf)) < 0)
 		return es_fail(e, ES_NO_PROCESS, ESRCH, "%s", "");
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n < 0)
-		return es_fail(e, ES_NO_PROCESS, ESRCH, "%s", "");
-	buf[n] = 0;
 	tgid = strstr(buf, "\nTgid:");
 	if (tgid) {
 		tgid += strlen("\nTgid:");

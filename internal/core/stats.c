@@ -45,7 +45,7 @@ int es_possible_cpus(int stats_fd, const char *possible, int *ncpu, struct es_er
 {
 	struct es_kernel_stats *buf;
 	char list[4096];
-	int copied = 0, listed, fd, err;
+	int copied = 0, listed, err;
 	uint32_t key = 0;
 	ssize_t n;
 
@@ -64,16 +64,11 @@ int es_possible_cpus(int stats_fd, const char *possible, int *ncpu, struct es_er
 	*ncpu = copied;
 	/* where the list can be read it must say as many (libbpf and other readers
 	 * size their buffers by it): a short list is an error, never a short buffer */
-	fd = open(possible, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT)
+	n = es_read_file(possible, list, sizeof(list));
+	if (n == -ENOENT)
 		return 0; /* a container without /sys: the measure stands */
-	if (fd < 0)
-		return es_fail(e, ES_ERRNO, errno, "reading possible CPUs");
-	n = read(fd, list, sizeof(list) - 1);
-	close(fd);
 	if (n < 0)
-		return es_fail(e, ES_ERRNO, errno, "reading possible CPUs");
-	list[n] = 0;
+		return es_fail(e, ES_ERRNO, (int)-n, "reading possible CPUs");
 	list[strcspn(list, "\n")] = 0;
 	if (es_count_cpus(list, &listed))
 		return es_fail(e, ES_INVALID, EINVAL, "possible CPUs \"%s\" in %s", list, possible);

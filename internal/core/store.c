@@ -54,19 +54,13 @@ int es_boottime_offset(int64_t *ns, struct es_err *e)
 	long long sec, nsec;
 	char name[32];
 	ssize_t n;
-	int fd;
 
 	*ns = 0;
-	fd = open("/proc/self/timens_offsets", O_RDONLY | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT)
+	n = es_read_file("/proc/self/timens_offsets", buf, sizeof(buf));
+	if (n == -ENOENT)
 		return 0; /* no time namespaces: no offset */
-	if (fd < 0)
-		return es_fail(e, ES_ERRNO, errno, "reading time namespace offsets");
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
 	if (n < 0)
-		return es_fail(e, ES_ERRNO, errno, "reading time namespace offsets");
-	buf[n] = 0;
+		return es_fail(e, ES_ERRNO, (int)-n, "reading time namespace offsets");
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (sscanf(line, "%31s", name) != 1)
 			continue;

@@ -43,19 +43,11 @@ int es_pidfd_of(uint32_t pid, int *pidfd, struct es_err *e)
 int es_pid_of_pidfd(int pidfd, uint32_t *pid, struct es_err *e)
 {
 	char path[48], buf[1024], *line;
-	ssize_t n;
 	long v;
-	int fd;
 
 	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (es_read_file(path, buf, sizeof(buf)) < 0)
 		return es_fail(e, ES_INVALID, EINVAL, "reading %s", path);
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n < 0)
-		return es_fail(e, ES_INVALID, EINVAL, "reading %s", path);
-	buf[n] = 0;
 	line = strstr(buf, "\nPid:"); /* never the first line: "pos:" is */
 	if (!line)
 		return es_fail(e, ES_INVALID, EINVAL, "%s is not a pidfd", path);
