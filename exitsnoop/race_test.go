@@ -1,0 +1,57 @@
+package exitsnoop
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestTraceRacesReap: Trace of a process that its parent reaps at the same
+// moment either fails with ErrNoProcess or its exit is recorded: never a trace
+// whose exit nobody records. The Traces start from before the exit to after the
+// reap, so that both outcomes happen.
+func TestTraceRacesReap(t *testing.T) {
+	s := openPrivate(t, Options{})
+	traced, refused := 0, 0
+	for i := uint64(1); i <= 400; i++ {
+		p := startScenario(t, "exit", "5")
+		reaped := make(chan int32)
+		go func() {
+			p.in.Close()
+			reaped <- p.wait(t)
+		}()
+		time.Sleep(time.Duration(i%8) * 40 * time.Microsecond)
+		err := s.Trace(p.pid, &TaskInfo{TraceID: i})
+		status := <-reaped
+		if err != nil {
+			require.ErrorIs(t, err, ErrNoProcess)
+			refused++
+			continue
+		}
+		traced++
+		require.Equal(t, status, waitEvent(t, s, i).ExitCode, "trace %d", i)
+		require.NoError(t, s.DeleteExitedEvent(i))
+	}
+	t.Logf("%d traced and recorded, %d refused", traced, refused)
+	require.NotZero(t, traced)
+	require.NotZero(t, refused, "no Trace met a reaped process: the race was not run")
+}
+
+// waitEvent waits up to 5 s for trace ID id's event (the fallback records from
+// an RCU callback after the release).
+func waitEvent(t testing.TB, s *Store, id uint64) *ExitStatus {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		ev, err := s.GetExitedEvent(id)
+		if err == nil {
+			return ev
+		}
+		require.True(t, errors.Is(err, ErrKeyNotExist), "%v", err)
+		if time.Now().After(deadline) {
+			t.Fatalf("no event for trace ID %d in 5s", id)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
