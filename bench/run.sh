@@ -66,7 +66,7 @@ fi
 # Figures 1, 3, 4, 5, 6.
 run bin/figures measure $QUICK -out $RES/figures.json
 # Profiling experiments behind the analysis (bench/profile).
-run PROBE_SPAWNS=$([ -n "$QUICK" ] && echo 1000 || echo 6000) go test -tags $TAGS -count 1 -v -run ProbeCosts ./profile "| tee $RES/probes.txt"
+run PROBE_SPAWNS=$([ -n "$QUICK" ] && echo 1000 || echo 4000) go test -tags $TAGS -count 1 -v -run ProbeCosts ./profile "| tee $RES/probes.txt"
 run go test -tags $TAGS -run "'^\$'" -bench TraceParts -benchtime $BENCHTIME -count $COUNT ./profile "| tee $RES/traceparts.txt"
 if [ -n "${BENCH_QUICK:-}" ]; then
 	run bin/figures report -results $RES -md out/BENCHMARKS.quick.md -charts out/charts -charts-link charts -notes notes.md -seconds $SECONDS -rev "'$REV'"

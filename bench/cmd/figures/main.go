@@ -60,7 +60,7 @@ type sizes struct {
 }
 
 var full = sizes{fig1Spawns: 10000, fig1TracedSpawns: 5000, fig3Exits: 5000, fig4Spawns: 20, fig4Rounds: 300,
-	fig6Spawns: 3000, fig6BenchTime: 150 * time.Millisecond, fig6BurstRounds: 3, fig6DrainEvents: 100_000, fig6DrainRounds: 3}
+	fig6Spawns: 2000, fig6BenchTime: 150 * time.Millisecond, fig6BurstRounds: 3, fig6DrainEvents: 100_000, fig6DrainRounds: 3}
 
 func measureCmd(args []string) error {
 	fs := flag.NewFlagSet("measure", flag.ExitOnError)
