@@ -2,6 +2,7 @@ package exitsnoop
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -11,9 +12,19 @@ import (
 // TestTraceRacesReap: Trace of a process that its parent reaps at the same
 // moment either fails with ErrNoProcess or its exit is recorded: never a trace
 // whose exit nobody records. The Traces start from before the exit to after the
-// reap, so that both outcomes happen.
+// reap (spread over the time an exit and reap take on this machine, measured
+// first: emulated guests are a hundred times slower), so that both outcomes happen.
 func TestTraceRacesReap(t *testing.T) {
 	s := openPrivate(t, Options{})
+	var took []time.Duration
+	for range 9 {
+		p := startScenario(t, "exit", "5")
+		start := time.Now()
+		p.finish(t)
+		took = append(took, time.Since(start))
+	}
+	slices.Sort(took)
+	reap := took[len(took)/2]
 	traced, refused := 0, 0
 	for i := uint64(1); i <= 400; i++ {
 		p := startScenario(t, "exit", "5")
@@ -22,7 +33,7 @@ func TestTraceRacesReap(t *testing.T) {
 			p.in.Close()
 			reaped <- p.wait(t)
 		}()
-		time.Sleep(time.Duration(i%8) * 40 * time.Microsecond)
+		time.Sleep(reap * time.Duration(i%8) / 6)
 		err := s.Trace(p.pid, &TaskInfo{TraceID: i})
 		status := <-reaped
 		if err != nil {
@@ -34,7 +45,7 @@ func TestTraceRacesReap(t *testing.T) {
 		require.Equal(t, status, waitEvent(t, s, i).ExitCode, "trace %d", i)
 		require.NoError(t, s.DeleteExitedEvent(i))
 	}
-	t.Logf("%d traced and recorded, %d refused", traced, refused)
+	t.Logf("exit and reap take %v; %d traced and recorded, %d refused", reap, traced, refused)
 	require.NotZero(t, traced)
 	require.NotZero(t, refused, "no Trace met a reaped process: the race was not run")
 }
