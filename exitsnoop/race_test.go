@@ -2,7 +2,9 @@ package exitsnoop
 
 import (
 	"errors"
+	"os/exec"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 
@@ -28,16 +30,26 @@ func TestTraceRacesReap(t *testing.T) {
 	traced, refused := 0, 0
 	for i := uint64(1); i <= 400; i++ {
 		p := startScenario(t, "exit", "5")
-		reaped := make(chan int32)
-		go func() {
+		reaped := make(chan error)
+		go func() { // no require here: it would end this goroutine, not the test
 			p.in.Close()
-			reaped <- p.wait(t)
+			reaped <- p.cmd.Wait()
 		}()
 		time.Sleep(reap * time.Duration(i%8) / 6)
 		err := s.Trace(p.pid, &TaskInfo{TraceID: i})
-		status := <-reaped
+		var exitErr *exec.ExitError
+		if werr := <-reaped; werr != nil && !errors.As(werr, &exitErr) {
+			require.NoError(t, werr)
+		}
+		status := int32(p.cmd.ProcessState.Sys().(syscall.WaitStatus))
 		if err != nil {
 			require.ErrorIs(t, err, ErrNoProcess)
+			// A refused Trace leaves nothing behind: no count, reference or entry.
+			require.Zero(t, refCount(s, p.pid), "trace %d", i)
+			_, rerr := s.lookupRef(i)
+			require.ErrorIs(t, rerr, ErrKeyNotExist, "trace %d", i)
+			_, terr := s.GetTracingTask(p.pid)
+			require.ErrorIs(t, terr, ErrKeyNotExist, "trace %d", i)
 			refused++
 			continue
 		}

@@ -319,21 +319,15 @@ int es_delete_tracing_task(const struct es_core *c, uint32_t pid, struct es_err 
 	return 0;
 }
 
-/* An event and a fate never stay together: whoever writes an event (the kernel,
- * es_record_wait_status) drops the reference, fate and all, and a fate is set
- * only where no event could be written. So a deleted event is the whole call,
- * one system call; without one, a fate is forgotten. */
 int es_delete_event(const struct es_core *c, uint64_t id, struct es_err *e)
 {
 	struct trace_ref ref;
 	int err;
 
-	err = bpf_map_delete_elem(c->events, &id);
-	if (!err)
-		return 0;
 	if (lookup_ref(c, id, &ref) == 0 && ref.fate != EXITSNOOP_FATE_TRACED)
 		es_drop_ref(c, id, ref.pid);
-	return es_fail(e, ES_ERRNO, -err, "%s", "");
+	err = bpf_map_delete_elem(c->events, &id);
+	return err ? es_fail(e, ES_ERRNO, -err, "%s", "") : 0;
 }
 
 int es_record_wait_status(const struct es_core *c, uint64_t id, uint32_t pid, uint32_t status,
