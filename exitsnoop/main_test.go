@@ -108,12 +108,19 @@ func (p *proc) next(t testing.TB) {
 // wait reaps the process and returns its raw wait status.
 func (p *proc) wait(t testing.TB) int32 {
 	t.Helper()
-	err := p.cmd.Wait()
+	status, err := p.reap()
+	require.NoError(t, err)
+	return status
+}
+
+// reap is wait for another goroutine than the test's (require ends only the
+// goroutine it runs in): the raw wait status, or why the process was not reaped.
+func (p *proc) reap() (int32, error) {
 	var exitErr *exec.ExitError
-	if err != nil && !errors.As(err, &exitErr) {
-		require.NoError(t, err)
+	if err := p.cmd.Wait(); err != nil && !errors.As(err, &exitErr) {
+		return 0, err
 	}
-	return int32(p.cmd.ProcessState.Sys().(syscall.WaitStatus))
+	return int32(p.cmd.ProcessState.Sys().(syscall.WaitStatus)), nil
 }
 
 // finish lets the scenario end and returns its raw wait status.
