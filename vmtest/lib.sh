@@ -17,3 +17,16 @@ export VMTEST_ARCH=${VMTEST_ARCH:-$HOST_ARCH}
 has_top_result() {
 	awk '/"Action":"(pass|fail)"/ && /"Test":"[^"\/]*"/ { found = 1; exit } END { exit !found }' <<<"$1"
 }
+
+# failed_output TEST RAW...: the last 40 lines a failed top-level test printed, from its
+# "=== RUN" to its "--- FAIL", in the guest's raw -test.v=test2json outputs (^V framing
+# removed), each line indented: what a CI log shows of a failure in a VM.
+failed_output() {
+	local t=$1
+	shift
+	awk -v t="$t" '{ sub(/^\026/, "") }
+		$0 == "=== RUN   " t { on = 1; n = 0 }
+		on { line[n++ % 40] = $0 }
+		on && index($0, "--- FAIL: " t " ") == 1 { on = 0; done = 1; exit }
+		END { if (done) for (i = (n > 40 ? n - 40 : 0); i < n; i++) print "    | " line[i % 40] }' "$@"
+}

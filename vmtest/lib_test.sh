@@ -20,5 +20,19 @@ check 1 "subtests only" "$subs"
 check 1 "started, never ended" '{"Action":"run","Package":"p","Test":"TestC"}'
 check 1 "package result only" '{"Action":"pass","Package":"p","Elapsed":1}'
 check 1 "empty" ""
+# failed_output: the failed test's lines only, its last 40, framing removed
+raw=$(mktemp)
+trap 'rm -f "$raw"' EXIT
+{
+	printf '\026=== RUN   TestA\n    a.go:1: not me\n\026--- PASS: TestA (0.00s)\n'
+	printf '\026=== RUN   TestB\n'
+	for i in $(seq 1 50); do echo "    b.go:$i: line $i"; done
+	printf '\026--- FAIL: TestB (1.00s)\n\026=== RUN   TestBC\n    c.go:1: not me either\n'
+} >"$raw"
+got=$(failed_output TestB "$raw")
+[ "$(wc -l <<<"$got")" = 40 ] && [ "$(tail -n1 <<<"$got")" = "    | --- FAIL: TestB (1.00s)" ] &&
+	grep -q "b.go:50: line 50" <<<"$got" && ! grep -q "line 11$\|not me" <<<"$got" ||
+	{ echo "lib_test: failed_output: got:" >&2; echo "$got" >&2; fail=1; }
+[ -z "$(failed_output TestA "$raw")" ] || { echo "lib_test: failed_output: a passed test printed" >&2; fail=1; }
 [ "$fail" = 0 ] && echo "lib_test: ok"
 exit "$fail"

@@ -310,6 +310,11 @@ for s in $KERNELS; do
 	echo "$line" >"$res/summary"
 	summary+=("$line")
 	log "$line"
+	# the failures themselves, for a CI log that has no results directory to look in
+	for ft in $failed_tests; do
+		[ "$ft" = ... ] || failed_output "${ft##*.}" "$res"/*.raw
+	done
+	[ -z "$reason" ] || [ "$nfail" -gt 0 ] || tail -n 20 "$res/console.log" | sed "s/^/    | /"
 done
 
 echo
