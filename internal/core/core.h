@@ -61,6 +61,7 @@ struct es_err {
 /* What Trace reads of /proc/<pid>/stat. */
 struct es_proc {
 	char state;           /* field 3: 'R', 'S', 'Z', ... */
+	uint64_t flags;       /* field 9: the kernel's task flags (ES_PF_EXITING) */
 	uint64_t threads;     /* field 20: num_threads */
 	uint64_t start_ticks; /* field 22: starttime, clock ticks since boot */
 };
@@ -231,6 +232,10 @@ int es_stat_read(int fd, struct es_proc *p, struct es_err *e);
 int es_stat_parse(const char *b, size_t n, struct es_proc *p, struct es_err *e);
 /* es_proc_gone: the process has exited as a whole (a zombie leader, no thread left). */
 bool es_proc_gone(const struct es_proc *p);
+/* es_proc_exiting: the last thread of the process is in do_exit (PF_EXITING, set
+ * before the sched_process_exit tracepoint), not a zombie yet. */
+#define ES_PF_EXITING 0x4
+bool es_proc_exiting(const struct es_proc *p);
 /* es_pidns_of reads the device and inode of pid's pid namespace. */
 int es_pidns_of(uint32_t pid, uint64_t *dev, uint64_t *ino, struct es_err *e);
 /* es_check_leader is pidfd_open's check that pid is a process, from /proc/<pid>/status. */

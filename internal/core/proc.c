@@ -83,6 +83,9 @@ int es_stat_parse(const char *b, size_t n, struct es_proc *p, struct es_err *e)
 		case 3:
 			p->state = len ? tok[0] : 0;
 			break;
+		case 9:
+			p->flags = atou(tok, len);
+			break;
 		case 20:
 			p->threads = atou(tok, len);
 			break;
@@ -98,6 +101,11 @@ bad:
 bool es_proc_gone(const struct es_proc *p)
 {
 	return (p->state == 'Z' || p->state == 'X') && p->threads <= 1;
+}
+
+bool es_proc_exiting(const struct es_proc *p)
+{
+	return (p->flags & ES_PF_EXITING) && p->threads <= 1;
 }
 
 int es_pidns_of(uint32_t pid, uint64_t *dev, uint64_t *ino, struct es_err *e)

@@ -86,16 +86,41 @@ static int alive(int pidfd, int stat, struct es_err *e)
 	return es_fail(e, ES_ERRNO, errno, "pidfd_send_signal");
 }
 
+/* settled reads the process's state once the entry is in (stat, its open stat
+ * file): 1 if it has not begun to exit (its exit program will see the entry), 0
+ * if it has exited as a whole, a zombie or reaped (its exit program ran, before
+ * or after the entry was there). A last thread inside do_exit may be past the
+ * sched_process_exit tracepoint already: wait until it is a zombie, 100 ms at
+ * most (then the fallback must see the exit, at the release). */
+static int settled(int stat, struct es_err *e)
+{
+	struct es_proc p;
+	int err;
+
+	for (int i = 0;; i++) {
+		err = es_stat_read(stat, &p, e);
+		if (err)
+			return e->kind == ES_NO_PROCESS ? 0 : err;
+		if (es_proc_gone(&p))
+			return 0;
+		if (!es_proc_exiting(&p) || i == 2000)
+			return 1;
+		usleep(50);
+	}
+}
+
 /*
  * trace is the Trace protocol, with stat the open /proc/<pid>/stat:
  *  1. read the start time from it, and check with the pidfd that the process is
  *     still alive, so the file read is of this very process;
  *  2. reserve the trace ID (trace_refs), refusing one with an unread event;
  *  3. insert the tracing entry, replacing one of a process whose exit was missed;
- *  4. check with the pidfd that the process is not reaped yet. If it is not, the
- *     kernel will see the entry: the exit program if it has not passed
- *     sched_process_exit, else the fallback, which runs after the release. If
- *     it is, take the entry back, unless the kernel has it already.
+ *  4. check that the process has not begun to exit (settled). If so, its exit
+ *     program will see the entry. If it has exited, take the entry back and
+ *     refuse, unless the kernel has the entry already: the exit program took it,
+ *     or the fallback, which runs after the release. (Not the fallback alone:
+ *     under TestTraceRacesReap some releases on 6.18 ran no sched_process_free
+ *     program, with no recursion miss counted; cause unknown.)
  */
 static int trace(const struct es_core *c, uint32_t pid, int pidfd, int stat,
 		 const struct task_info *want, struct es_err *e)
@@ -134,9 +159,9 @@ static int trace(const struct es_core *c, uint32_t pid, int pidfd, int stat,
 		es_drop_ref(c, v.trace_id, pid);
 		return err;
 	}
-	err = alive(pidfd, stat, e);
+	err = settled(stat, e);
 	if (err > 0 || es_delete_task(c, pid) != 0)
-		return 0; /* alive, or the kernel has the entry: it records the exit, or marks the reference */
+		return 0; /* running, or the kernel has the entry: it records the exit, or marks the reference */
 	es_drop_ref(c, v.trace_id, pid);
 	if (err < 0)
 		return err;
