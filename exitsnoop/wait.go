@@ -173,9 +173,11 @@ func (s *Store) startNotifier() error {
 // Wait always ends. When no event can come it returns an error: ErrNotTraced
 // when traceID is neither traced nor recorded, a *LostError (errors.Is ErrLost)
 // naming the cause when the traced process is gone and its exit was not
-// recorded — within a second of the process being reaped. It returns ctx.Err()
-// when ctx is done first, ErrClosed when the Store is closed. Wait does not
-// delete the event. Many goroutines may wait at once, on the same or different
+// recorded — within a second of the process being reaped (13 s where RCU
+// callbacks may be lazy, CONFIG_RCU_LAZY, and the caller is not root: the
+// fallback records from an RCU callback; root runs rcutree.do_rcu_barrier
+// instead of waiting). It returns ctx.Err() when ctx is done first, ErrClosed
+// when the Store is closed. Wait does not delete the event. Many goroutines may wait at once, on the same or different
 // IDs, in any number of processes; each waiting Wait holds a pidfd.
 func (s *Store) Wait(ctx context.Context, traceID uint64) (*ExitStatus, error) {
 	notified := s.notify.register(traceID) // by ExitedEventFromWaitStatus, or the ring buffer

@@ -14,6 +14,8 @@
 #   VMTEST_OUT      results directory (default build/vmtest/results, likewise); one subdir per series
 #   VMTEST_TIMEOUT  seconds per VM, boot included (default 900)
 #   VMTEST_MEM      guest memory (default 2G);  VMTEST_CPUS guest CPUs (default: host's, max 4)
+#   VMTEST_APPEND   the guests' extra kernel options (default rcu_nocbs=<every CPU>: RCU
+#                   callbacks offloaded, so lazy where the kernel has CONFIG_RCU_LAZY, 6.12 and 7.2)
 #   VMTEST_KVM      auto (probe, default), 1 (use KVM), 0 (software emulation)
 #   VMTEST_KERNELS_CONF  another kernels.conf (default vmtest/kernels.conf)
 #   EXITSNOOP_CACHE cache dir (default ${XDG_CACHE_HOME:-$HOME/.cache}/exitsnoop)
@@ -41,6 +43,7 @@ out=${VMTEST_OUT:-$bdir/vmtest/results}
 timeout_s=${VMTEST_TIMEOUT:-900}
 mem=${VMTEST_MEM:-2G}
 cpus=${VMTEST_CPUS:-$(($(nproc) > 4 ? 4 : $(nproc)))}
+append=${VMTEST_APPEND-rcu_nocbs=0-$((cpus - 1))}
 GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 
 "$VMTEST_DIR/setup.sh"
@@ -150,7 +153,7 @@ other-arch) accel=() accel_name="software emulation ($VMTEST_ARCH guests on $HOS
 	fi
 	;;
 esac
-log "accelerator: $accel_name; $cpus CPUs, $mem per VM, timeout ${timeout_s} s; results in $out"
+log "accelerator: $accel_name; $cpus CPUs, $mem per VM${append:+, booted with $append}, timeout ${timeout_s} s; results in $out"
 
 # ---- one VM per kernel -------------------------------------------------------------------------
 # import path of a package dir (module path from the nearest go.mod), for test2json -p
@@ -237,7 +240,7 @@ for s in $KERNELS; do
 	# timeout(1) puts the VM in its own process group, out of reach of ^C: the trap stops it.
 	# --rwdir in its guest=host form: vng checks a bare path relative to its working directory.
 	cd "$res"
-	timeout -k 10 "$timeout_s" vng --run "${kimg[$s]}" "${accel[@]}" --force-9p \
+	timeout -k 10 "$timeout_s" vng --run "${kimg[$s]}" "${accel[@]}" --force-9p ${append:+--append "$append"} \
 		--cpus "$cpus" --memory "$mem" "${shares[@]}" --rwdir="$gres=$res" --verbose --exec "$gres/guest.sh" \
 		>"$res/console.log" 2>&1 </dev/null &
 	vm_pid=$!

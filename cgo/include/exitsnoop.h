@@ -333,7 +333,9 @@ EXITSNOOP_API int exitsnoop_store_delete_exited_event(exitsnoop_store *store, ui
  * timeout_ms: < 0 waits without limit; 0 only looks; > 0 waits at most that
  * long, then returns -ETIMEDOUT. It always ends: -ENOENT at once when trace_id
  * is neither traced nor recorded, -ENODATA within a second of the traced
- * process being reaped when its exit was not recorded. Closing the store
+ * process being reaped when its exit was not recorded (within 13 s where RCU
+ * callbacks may be lazy and the caller cannot run rcutree.do_rcu_barrier: not
+ * root, or a kernel before it). Closing the store
  * (exitsnoop_store_close, from another thread) ends the wait with -EBADF. Many
  * threads may wait at once.
  */

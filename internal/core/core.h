@@ -186,8 +186,12 @@ void es_close_fds(struct es_tracer_fds *t);
 /* ---- wait.c: what Wait decides while no event is there ---- */
 
 /* How long Wait keeps waiting after it saw the traced process reaped without an
- * event: the fallback program runs from an RCU callback after the release. */
+ * event: the fallback program runs from an RCU callback after the release. Where
+ * that callback may be lazy, Wait then runs every queued callback (es_rcu_barrier),
+ * or, where it cannot (not root, or a kernel without the knob), waits
+ * ES_LAZY_GRACE_NS: lazy callbacks wait 10 s at most. */
 #define ES_GONE_GRACE_NS 500000000LL
+#define ES_LAZY_GRACE_NS 12000000000LL
 
 /* es_no_event_yet decides, for trace ID id without an event, whether one can
  * still come: 1 if it appeared meanwhile (*ev), 0 to go on waiting, or an error:
@@ -196,6 +200,11 @@ void es_close_fds(struct es_tracer_fds *t);
  * process reaped; now_ns is the time now. */
 int es_no_event_yet(const struct es_core *c, uint64_t id, bool host_pidns, int64_t now_ns, int64_t *gone_since_ns,
 		    struct exit_status *ev, struct trace_ref *ref, struct es_err *e);
+/* es_rcu_lazy reports whether call_rcu may hold callbacks back here (lazy RCU). */
+bool es_rcu_lazy(void);
+/* es_rcu_barrier runs every RCU callback queued so far, lazy ones included
+ * (rcutree.do_rcu_barrier, as root): 0, or a negative errno where it cannot. */
+int es_rcu_barrier(void);
 /* es_child_status reads the wait status of pidfd's process if it is an exited
  * child of the caller that is not reaped yet (1), leaving it unreaped; else 0. */
 int es_child_status(int pidfd, uint32_t *status);

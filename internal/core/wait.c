@@ -2,9 +2,14 @@
 /* wait.c - what Wait decides while no event is there (core.h). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 #include "core.h"
 
@@ -62,9 +67,55 @@ int es_no_event_yet(const struct es_core *c, uint64_t id, bool host_pidns, int64
 		return 0;
 	if (bpf_map_lookup_elem(c->events, &id, ev) == 0)
 		return 1;
+	if (es_rcu_lazy()) {
+		/* the fallback's callback may be lazy: run it (every queued callback), or outwait it */
+		if (es_rcu_barrier() != 0 && now_ns - *gone_since_ns < ES_LAZY_GRACE_NS)
+			return 0;
+		if (bpf_map_lookup_elem(c->events, &id, ev) == 0)
+			return 1;
+	}
 	es_mark_missed(c, id, ref->pid);
 	ref->fate = EXITSNOOP_FATE_MISSED;
 	return lost(e, id, ref);
+}
+
+#define RCUTREE "/sys/module/rcutree/parameters/"
+
+static bool rcu_lazy;
+static pthread_once_t rcu_lazy_once = PTHREAD_ONCE_INIT;
+
+/* CONFIG_RCU_LAZY (6.2+) holds call_rcu callbacks of offloaded CPUs back up to 10 s;
+ * rcutree.enable_rcu_lazy (6.9+) says whether it is on, an older 6.2+ cannot say. */
+static void probe_rcu_lazy(void)
+{
+	struct utsname u;
+	char buf[8];
+	unsigned int major = 0, minor = 0;
+
+	if (es_read_file(RCUTREE "enable_rcu_lazy", buf, sizeof(buf)) > 0) {
+		rcu_lazy = buf[0] == 'Y';
+		return;
+	}
+	rcu_lazy = uname(&u) == 0 && sscanf(u.release, "%u.%u", &major, &minor) == 2 &&
+		   (major > 6 || (major == 6 && minor >= 2));
+}
+
+bool es_rcu_lazy(void)
+{
+	pthread_once(&rcu_lazy_once, probe_rcu_lazy);
+	return rcu_lazy;
+}
+
+int es_rcu_barrier(void)
+{
+	int fd = open(RCUTREE "do_rcu_barrier", O_WRONLY | O_CLOEXEC), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, "1", 1) != 1)
+		err = -errno;
+	close(fd);
+	return err;
 }
 
 int es_child_status(int pidfd, uint32_t *status)
