@@ -22,7 +22,8 @@
 #include <bpf/bpf_core_read.h>
 #include "exitsnoop.h"
 
-/* Test-only knobs, set by the tests' loader: the program ignores this tgid's exit. */
+/* Test-only knobs, set by the tests' loader: the program ignores this tgid's exit
+ * (~0: every exit). */
 const volatile __u32 test_skip_exit_tgid = 0;
 const volatile __u32 test_skip_free_tgid = 0;
 
@@ -120,17 +121,20 @@ static __always_inline int wait_status(struct task_struct *task)
 static __always_inline void set_fate(__u64 trace_id, __u32 pid, __u32 fate)
 {
 	struct trace_ref *found = bpf_map_lookup_elem(&trace_refs, &trace_id), ref;
+	int err;
 
 	if (!found)
 		return;
 	ref = *found; /* a copy: an element user space deletes is reused at once, for any key */
 	if (ref.pid != pid)
 		return;
-	if (fate == EXITSNOOP_FATE_TRACED) {
-		bpf_map_delete_elem(&trace_refs, &trace_id);
-	} else {
-		ref.fate = fate;
-		bpf_map_update_elem(&trace_refs, &trace_id, &ref, BPF_EXIST);
+	ref.fate = fate;
+	/* Retry a bucket lock that timed out (6.15+ rqspinlock); ENOENT: user space took it. */
+	for (int i = 0; i < 3; i++) {
+		err = fate == EXITSNOOP_FATE_TRACED ? bpf_map_delete_elem(&trace_refs, &trace_id)
+						    : bpf_map_update_elem(&trace_refs, &trace_id, &ref, BPF_EXIST);
+		if (!err || err == -2 /* ENOENT */)
+			break;
 	}
 }
 
@@ -155,14 +159,15 @@ static __always_inline int record_exit(struct task_struct *task, bool fallback)
 	__u32 tgid = task->tgid;
 	__u32 bucket = tgid & (EXITSNOOP_PID_BUCKETS - 1);
 	struct pid_refs *refs;
-	__u32 zero = 0;
+	__u32 zero = 0, skip;
 	int err; /* 5.10 returns helper errors zero-extended: compare 32 bits */
 
 	/* Untraced exits, nearly all of them, end at this inlined array load. */
 	refs = bpf_map_lookup_elem(&pid_refs, &zero);
 	if (!refs || !refs->n[bucket])
 		return 0;
-	if (tgid == (fallback ? test_skip_free_tgid : test_skip_exit_tgid))
+	skip = fallback ? test_skip_free_tgid : test_skip_exit_tgid;
+	if (skip == tgid || skip == ~0U)
 		return 0;
 
 	/* do_exit decrements signal->live before this tracepoint: 0 means last thread. */

@@ -241,10 +241,13 @@ int es_stat_read(int fd, struct es_proc *p, struct es_err *e);
 int es_stat_parse(const char *b, size_t n, struct es_proc *p, struct es_err *e);
 /* es_proc_gone: the process has exited as a whole (a zombie leader, no thread left). */
 bool es_proc_gone(const struct es_proc *p);
-/* es_proc_exiting: the last thread of the process is in do_exit (PF_EXITING, set
- * before the sched_process_exit tracepoint), not a zombie yet. */
+/* es_proc_exiting reports whether every thread of process pid, whose leader's
+ * stat is p, is in do_exit (PF_EXITING, set before the thread decrements
+ * signal->live and so before the last one's sched_process_exit): 1, or 0 if one
+ * is not (the process exits later, or never), or < 0. Reads each thread's stat
+ * when the leader has exited alone (pthread_exit, or first of an exit_group). */
 #define ES_PF_EXITING 0x4
-bool es_proc_exiting(const struct es_proc *p);
+int es_proc_exiting(uint32_t pid, const struct es_proc *p, struct es_err *e);
 /* es_pidns_of reads the device and inode of pid's pid namespace. */
 int es_pidns_of(uint32_t pid, uint64_t *dev, uint64_t *ino, struct es_err *e);
 /* es_check_leader is pidfd_open's check that pid is a process, from /proc/<pid>/status. */

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* proc.c - what the Trace protocol reads of /proc (core.h). */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -103,9 +104,36 @@ bool es_proc_gone(const struct es_proc *p)
 	return (p->state == 'Z' || p->state == 'X') && p->threads <= 1;
 }
 
-bool es_proc_exiting(const struct es_proc *p)
+int es_proc_exiting(uint32_t pid, const struct es_proc *p, struct es_err *e)
 {
-	return (p->flags & ES_PF_EXITING) && p->threads <= 1;
+	char path[64];
+	struct dirent *d;
+	struct es_proc t;
+	int fd, r, err = 1;
+	DIR *dir;
+
+	if (!(p->flags & ES_PF_EXITING) || p->threads <= 1)
+		return (p->flags & ES_PF_EXITING) != 0;
+	snprintf(path, sizeof(path), "/proc/%u/task", pid);
+	dir = opendir(path);
+	if (!dir)
+		return errno == ENOENT || errno == ESRCH ? 1 : es_fail(e, ES_ERRNO, errno, "opening %s", path);
+	while (err == 1 && (d = readdir(dir))) {
+		if (d->d_name[0] < '0' || d->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%u/task/%.16s/stat", pid, d->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue; /* released: it has exited */
+		r = es_stat_read(fd, &t, e);
+		if (r)
+			err = e->kind == ES_NO_PROCESS ? 1 : r;
+		else if (!(t.flags & ES_PF_EXITING))
+			err = 0;
+		close(fd);
+	}
+	closedir(dir);
+	return err;
 }
 
 int es_pidns_of(uint32_t pid, uint64_t *dev, uint64_t *ino, struct es_err *e)

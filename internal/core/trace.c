@@ -87,26 +87,33 @@ static int alive(int pidfd, int stat, struct es_err *e)
 }
 
 /* settled reads the process's state once the entry is in (stat, its open stat
- * file): 1 if it has not begun to exit (its exit program will see the entry), 0
- * if it has exited as a whole, a zombie or reaped (its exit program ran, before
- * or after the entry was there). A last thread inside do_exit may be past the
- * sched_process_exit tracepoint already: wait until it is a zombie, 100 ms at
- * most (then the fallback must see the exit, at the release). */
-static int settled(int stat, struct es_err *e)
+ * file): 1 if a thread of it has not begun to exit (the exit program of its last
+ * thread runs later, and sees the entry), 0 if every thread is in do_exit or
+ * gone (the last one may be past the sched_process_exit tracepoint: the caller
+ * takes the entry back, and whichever of it and the exit program deletes the
+ * entry first decides), or < 0. */
+static int settled(uint32_t pid, int stat, struct es_err *e)
 {
 	struct es_proc p;
 	int err;
 
-	for (int i = 0;; i++) {
-		err = es_stat_read(stat, &p, e);
-		if (err)
-			return e->kind == ES_NO_PROCESS ? 0 : err;
-		if (es_proc_gone(&p))
-			return 0;
-		if (!es_proc_exiting(&p) || i == 2000)
-			return 1;
-		usleep(50);
-	}
+	err = es_stat_read(stat, &p, e);
+	if (!err)
+		err = es_proc_exiting(pid, &p, e);
+	/* a running thread is ours unless the process was reaped meanwhile and pid reused */
+	if (err == 0 && es_stat_read(stat, &p, e) == 0)
+		return 1;
+	return err < 0 && e->kind != ES_NO_PROCESS ? err : 0;
+}
+
+/* recorded reports whether trace ID id holds the exit of pid: the exit program
+ * records even when its delete of the entry failed (a 6.15+ bucket lock that
+ * timed out), and then the caller's take-back succeeds. */
+static bool recorded(const struct es_core *c, uint64_t id, uint32_t pid)
+{
+	struct exit_status ev;
+
+	return bpf_map_lookup_elem(c->events, &id, &ev) == 0 && ev.pid == pid;
 }
 
 /*
@@ -115,12 +122,12 @@ static int settled(int stat, struct es_err *e)
  *     still alive, so the file read is of this very process;
  *  2. reserve the trace ID (trace_refs), refusing one with an unread event;
  *  3. insert the tracing entry, replacing one of a process whose exit was missed;
- *  4. check that the process has not begun to exit (settled). If so, its exit
- *     program will see the entry. If it has exited, take the entry back and
- *     refuse, unless the kernel has the entry already: the exit program took it,
- *     or the fallback, which runs after the release. (Not the fallback alone:
- *     under TestTraceRacesReap some releases on 6.18 ran no sched_process_free
- *     program, with no recursion miss counted; cause unknown.)
+ *  4. check that the process has not begun to exit (settled). If one thread
+ *     has not, the exit program will see the entry. If every thread is in
+ *     do_exit, take the entry back and refuse, unless the kernel took it first.
+ *     Never left to the fallback, which runs after the release: under
+ *     TestTraceRacesReap some releases on 6.18 ran no sched_process_free
+ *     program, with no recursion miss counted (cause unknown).
  */
 static int trace(const struct es_core *c, uint32_t pid, int pidfd, int stat,
 		 const struct task_info *want, struct es_err *e)
@@ -159,8 +166,8 @@ static int trace(const struct es_core *c, uint32_t pid, int pidfd, int stat,
 		es_drop_ref(c, v.trace_id, pid);
 		return err;
 	}
-	err = settled(stat, e);
-	if (err > 0 || es_delete_task(c, pid) != 0)
+	err = settled(pid, stat, e);
+	if (err > 0 || es_delete_task(c, pid) != 0 || recorded(c, v.trace_id, pid))
 		return 0; /* running, or the kernel has the entry: it records the exit, or marks the reference */
 	es_drop_ref(c, v.trace_id, pid);
 	if (err < 0)
