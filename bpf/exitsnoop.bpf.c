@@ -13,8 +13,8 @@
  * exiting on that CPU meanwhile is skipped: bursts of exits lost ~6% on 7.2. The free
  * tracepoint is another program with its own count, fired later from an RCU callback,
  * so an exit is lost only if both miss it, and then both misses are counted. Trace does
- * not leave its own race with an exit to the fallback alone (internal/core/trace.c):
- * on 6.18 some releases ran no sched_process_free program, and counted no miss.
+ * not leave its own race with an exit to the fallback (internal/core/trace.c): on 6.18
+ * some releases ran no sched_process_free program, and counted no miss.
  */
 #include "kernel_types.h"
 #include <bpf/bpf_helpers.h>

@@ -15,10 +15,10 @@ import (
 //
 // When Trace returns nil an event will come, or Wait will say why not (LostError):
 // Trace decides in one protocol that the process is alive, is the one pid names,
-// and that the kernel will see its exit, whatever state of exiting it is in. The
-// exit program on sched_process_exit records it; if that program did not see the
-// entry, the fallback on sched_process_free records it when the process is
-// reaped.
+// and that the kernel will see its exit: the exit program on sched_process_exit
+// records it (the fallback on sched_process_free, when the process is reaped, if
+// the kernel skipped that program). A process whose every thread is exiting
+// already is refused with ErrNoProcess, unless its exit program took the entry.
 //
 // pid is a process (thread-group leader) as this process's pid namespace sees
 // it, which must be the host's. Trace fails with ErrNoProcess when pid names no
@@ -27,7 +27,8 @@ import (
 // ErrPidNamespace in a pid namespace other than the host's, ErrKeyExist when pid
 // is traced already, ErrTraceIDInUse when the trace ID is traced or has an unread
 // event, and ErrFull when a map is full. An entry left by a process whose exit
-// was missed is replaced. Trace never waits for the process.
+// was missed is replaced. Trace never waits for the process (it reads /proc/<pid>/task
+// when the leader has exited before its other threads).
 func (s *Store) Trace(pid uint32, taskInfo *TaskInfo) error {
 	if pid == 0 || taskInfo == nil {
 		return fmt.Errorf("trace pid %d: %w", pid, ErrInvalidArgument)

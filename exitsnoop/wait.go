@@ -173,10 +173,11 @@ func (s *Store) startNotifier() error {
 // Wait always ends. When no event can come it returns an error: ErrNotTraced
 // when traceID is neither traced nor recorded, a *LostError (errors.Is ErrLost)
 // naming the cause when the traced process is gone and its exit was not
-// recorded — within a second of the process being reaped (13 s where RCU
-// callbacks may be lazy, CONFIG_RCU_LAZY, and the caller is not root: the
-// fallback records from an RCU callback; root runs rcutree.do_rcu_barrier
-// instead of waiting). It returns ctx.Err() when ctx is done first, ErrClosed
+// recorded — within a second of Wait seeing the process reaped (13 s where RCU
+// callbacks may be lazy, CONFIG_RCU_LAZY on offloaded CPUs, and the caller cannot
+// write rcutree.do_rcu_barrier: the fallback records from an RCU callback, and
+// a caller that can runs one barrier at a time, in a thread of its own, instead
+// of waiting). It returns ctx.Err() when ctx is done first, ErrClosed
 // when the Store is closed. Wait does not delete the event. Many goroutines may wait at once, on the same or different
 // IDs, in any number of processes; each waiting Wait holds a pidfd.
 func (s *Store) Wait(ctx context.Context, traceID uint64) (*ExitStatus, error) {
@@ -330,7 +331,7 @@ func (w *exitWatch) stop() {
 // noEventYet decides, for a trace ID without an event, whether one can still
 // come (internal/core/wait.c). It returns the event if it appeared meanwhile, an
 // error if none can come, and nil, nil to go on waiting. goneSince is when Wait
-// first saw the traced process reaped (0: not yet), in ns since monoEpoch.
+// first saw the traced process reaped (0: not yet), in ns of CLOCK_MONOTONIC.
 func (s *Store) noEventYet(id uint64, goneSince *int64) (*ExitStatus, error) {
 	if err := s.acquire(); err != nil {
 		return nil, err
@@ -338,8 +339,11 @@ func (s *Store) noEventYet(id uint64, goneSince *int64) (*ExitStatus, error) {
 	defer s.mu.RUnlock()
 	var ev ExitStatus
 	var pid, f uint32
-	found, err := s.core.NoEventYet(id, s.hostPidns, int64(time.Since(monoEpoch))+1, goneSince,
-		unsafe.Pointer(&ev), &pid, &f)
+	var now unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &now); err != nil {
+		return nil, fmt.Errorf("reading CLOCK_MONOTONIC: %w", err)
+	}
+	found, err := s.core.NoEventYet(id, s.hostPidns, now.Nano(), goneSince, unsafe.Pointer(&ev), &pid, &f)
 	if e, ok := err.(*core.Error); ok && e.Kind == core.Lost {
 		return nil, &LostError{TraceID: id, Pid: pid, Cause: fate(f).String()}
 	}
@@ -348,9 +352,6 @@ func (s *Store) noEventYet(id uint64, goneSince *int64) (*ExitStatus, error) {
 	}
 	return nil, coreErr(err)
 }
-
-// monoEpoch is noEventYet's origin of time (a monotonic reading).
-var monoEpoch = time.Now()
 
 // Subscription is a stream of every exit the tracer records after Subscribe.
 // A subscriber that falls behind loses events rather than stalling the others:

@@ -332,10 +332,11 @@ EXITSNOOP_API int exitsnoop_store_delete_exited_event(exitsnoop_store *store, ui
  * 250 ms).
  * timeout_ms: < 0 waits without limit; 0 only looks; > 0 waits at most that
  * long, then returns -ETIMEDOUT. It always ends: -ENOENT at once when trace_id
- * is neither traced nor recorded, -ENODATA within a second of the traced
- * process being reaped when its exit was not recorded (within 13 s where RCU
- * callbacks may be lazy and the caller cannot run rcutree.do_rcu_barrier: not
- * root, or a kernel before it). Closing the store
+ * is neither traced nor recorded, -ENODATA within a second of the wait seeing
+ * the traced process reaped when its exit was not recorded (within 13 s where
+ * RCU callbacks may be lazy and the caller cannot write rcutree.do_rcu_barrier:
+ * not root, a read-only /sys, or a kernel without it; the library runs one
+ * barrier at a time, in a thread of its own). Closing the store
  * (exitsnoop_store_close, from another thread) ends the wait with -EBADF. Many
  * threads may wait at once.
  */

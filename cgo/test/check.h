@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -23,6 +24,7 @@
 #include <exitsnoop.h>
 
 static int checks, failures;
+static volatile int check_line; /* the line of the check that runs: a hang names it */
 static bool no_pidfd __attribute__((unused)); /* pidfd_open is ENOSYS (valgrind) */
 
 static void report(const char *file, int line, const char *expr, const char *fmt, ...)
@@ -45,6 +47,7 @@ static void report(const char *file, int line, const char *expr, const char *fmt
 #define CHECK(cond)                                                                    \
 	do {                                                                           \
 		__atomic_add_fetch(&checks, 1, __ATOMIC_SEQ_CST);                      \
+		check_line = __LINE__;                                                 \
 		if (!(cond))                                                           \
 			report(__FILE__, __LINE__, #cond, "false");                    \
 	} while (0)
@@ -54,6 +57,7 @@ static void report(const char *file, int line, const char *expr, const char *fmt
 	do {                                                                           \
 		int want_ = (want), got_;                                              \
 		errno = 0;                                                             \
+		check_line = __LINE__;                                                 \
 		got_ = (call);                                                         \
 		__atomic_add_fetch(&checks, 1, __ATOMIC_SEQ_CST);                      \
 		if (got_ != want_)                                                     \
@@ -147,12 +151,34 @@ struct test {
 
 /* run_tests runs the tests named on the command line, or every test run by
  * default: 0 if every check passed (and there was one), 1 otherwise. */
+/* on_alarm ends a hung run, naming the line of the check it hung in or after. */
+static void on_alarm(int sig)
+{
+	static const char hung[] = "FAIL: hung for 300 s, in or after the check of line ";
+	char msg[sizeof(hung) + 12], digits[12];
+	int line = check_line, d = 0;
+	size_t n = sizeof(hung) - 1;
+
+	(void)sig;
+	do
+		digits[d++] = (char)('0' + line % 10);
+	while ((line /= 10) > 0);
+	memcpy(msg, hung, n);
+	while (d > 0)
+		msg[n++] = digits[--d];
+	msg[n++] = '\n';
+	if (write(2, msg, n) < 0)
+		_exit(4);
+	_exit(3);
+}
+
 static int run_tests(const char *prog, const struct test *tests, size_t n, int argc, char **argv)
 {
 	if (geteuid() != 0) {
 		fprintf(stderr, "%s loads BPF programs: run it as root\n", prog);
 		return 1;
 	}
+	signal(SIGALRM, on_alarm);
 	alarm(300); /* a hang fails the run rather than CI */
 	for (int a = 1; a < argc; a++) {
 		bool known = false;

@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"exitsnoop.dev/exitsnoop"
 )
@@ -86,10 +85,9 @@ func runCmd(o *options, args []string) error {
 		return fmt.Errorf("tracing %s: %w", args[0], traceErr)
 	}
 
-	// Recorded at the exit, or (by the fallback) just after the reap above.
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	ev, err := store.Wait(ctx, id)
+	// Recorded at the exit, or by the fallback after the reap above: Wait ends
+	// either way, with the event or ErrLost.
+	ev, err := store.Wait(context.Background(), id)
 	if err != nil {
 		return fmt.Errorf("reading the event of trace %d: %w", id, err)
 	}

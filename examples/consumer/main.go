@@ -22,7 +22,6 @@ import (
 	"os"
 	"os/exec"
 	"syscall"
-	"time"
 
 	"exitsnoop.dev/exitsnoop"
 )
@@ -68,9 +67,9 @@ func run(args []string) (err error) {
 		return err
 	}
 	defer store.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	ev, err := store.Wait(ctx, traceID)
+	// No deadline needed: Wait ends with the event, or ErrLost once the
+	// process is gone without one.
+	ev, err := store.Wait(context.Background(), traceID)
 	if err != nil {
 		return fmt.Errorf("reading the exit of trace %d: %w", traceID, err)
 	}

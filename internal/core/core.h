@@ -187,8 +187,8 @@ void es_close_fds(struct es_tracer_fds *t);
 
 /* How long Wait keeps waiting after it saw the traced process reaped without an
  * event: the fallback program runs from an RCU callback after the release. Where
- * that callback may be lazy, Wait then runs every queued callback (es_rcu_barrier),
- * or, where it cannot (not root, or a kernel without the knob), waits
+ * that callback may be lazy, Wait then has every queued callback run
+ * (es_rcu_flushed), or, where it cannot (the knob is missing or read-only), waits
  * ES_LAZY_GRACE_NS: lazy callbacks wait 10 s at most. */
 #define ES_GONE_GRACE_NS 500000000LL
 #define ES_LAZY_GRACE_NS 12000000000LL
@@ -202,9 +202,10 @@ int es_no_event_yet(const struct es_core *c, uint64_t id, bool host_pidns, int64
 		    struct exit_status *ev, struct trace_ref *ref, struct es_err *e);
 /* es_rcu_lazy reports whether call_rcu may hold callbacks back here (lazy RCU). */
 bool es_rcu_lazy(void);
-/* es_rcu_barrier runs every RCU callback queued so far, lazy ones included
- * (rcutree.do_rcu_barrier, as root): 0, or a negative errno where it cannot. */
-int es_rcu_barrier(void);
+/* es_rcu_flushed reports whether every RCU callback queued before since_ns (CLOCK_MONOTONIC)
+ * has run, lazy ones included: 1, 0 not yet (a barrier, rcutree.do_rcu_barrier, runs in
+ * a thread: started at now_ns if none ran), or a negative errno where none can run. */
+int es_rcu_flushed(int64_t since_ns, int64_t now_ns);
 /* es_child_status reads the wait status of pidfd's process if it is an exited
  * child of the caller that is not reaped yet (1), leaving it unreaped; else 0. */
 int es_child_status(int pidfd, uint32_t *status);

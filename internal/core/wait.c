@@ -2,6 +2,7 @@
 /* wait.c - what Wait decides while no event is there (core.h). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -68,8 +69,9 @@ int es_no_event_yet(const struct es_core *c, uint64_t id, bool host_pidns, int64
 	if (bpf_map_lookup_elem(c->events, &id, ev) == 0)
 		return 1;
 	if (es_rcu_lazy()) {
-		/* the fallback's callback may be lazy: run it (every queued callback), or outwait it */
-		if (es_rcu_barrier() != 0 && now_ns - *gone_since_ns < ES_LAZY_GRACE_NS)
+		/* the fallback's callback may be lazy: have every queued callback run, or outwait it */
+		err = es_rcu_flushed(*gone_since_ns, now_ns);
+		if (err == 0 || (err < 0 && now_ns - *gone_since_ns < ES_LAZY_GRACE_NS))
 			return 0;
 		if (bpf_map_lookup_elem(c->events, &id, ev) == 0)
 			return 1;
@@ -84,6 +86,35 @@ int es_no_event_yet(const struct es_core *c, uint64_t id, bool host_pidns, int64
 static bool rcu_lazy;
 static pthread_once_t rcu_lazy_once = PTHREAD_ONCE_INIT;
 
+/* is_rcuo reports whether task pid is an rcuo kthread, which runs the callbacks of
+ * an offloaded CPU. */
+static bool is_rcuo(const char *pid)
+{
+	char path[64], comm[32];
+
+	snprintf(path, sizeof(path), "/proc/%.16s/comm", pid);
+	return es_read_file(path, comm, sizeof(comm)) > 0 && strncmp(comm, "rcuo", 4) == 0;
+}
+
+/* rcu_offloaded reports whether some CPU's RCU callbacks are offloaded (rcu_nocbs=,
+ * nohz_full=, CONFIG_RCU_NOCB_CPU_DEFAULT_ALL): an rcuo kthread is there, among
+ * kthreadd's children. A pid namespace without kthreadd cannot tell: yes. */
+static bool rcu_offloaded(void)
+{
+	char buf[16384], comm[32], *tok, *save;
+	ssize_t n;
+
+	if (es_read_file("/proc/2/comm", comm, sizeof(comm)) <= 0 || strncmp(comm, "kthreadd", 8) != 0)
+		return true;
+	n = es_read_file("/proc/2/task/2/children", buf, sizeof(buf)); /* CONFIG_PROC_CHILDREN */
+	if (n <= 0 || (size_t)n == sizeof(buf) - 1)
+		return true;
+	for (tok = strtok_r(buf, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save))
+		if (is_rcuo(tok))
+			return true;
+	return false;
+}
+
 /* CONFIG_RCU_LAZY (6.2+) holds call_rcu callbacks of offloaded CPUs back up to 10 s;
  * rcutree.enable_rcu_lazy (6.9+) says whether it is on, an older 6.2+ cannot say. */
 static void probe_rcu_lazy(void)
@@ -92,12 +123,12 @@ static void probe_rcu_lazy(void)
 	char buf[8];
 	unsigned int major = 0, minor = 0;
 
-	if (es_read_file(RCUTREE "enable_rcu_lazy", buf, sizeof(buf)) > 0) {
+	if (es_read_file(RCUTREE "enable_rcu_lazy", buf, sizeof(buf)) > 0)
 		rcu_lazy = buf[0] == 'Y';
-		return;
-	}
-	rcu_lazy = uname(&u) == 0 && sscanf(u.release, "%u.%u", &major, &minor) == 2 &&
-		   (major > 6 || (major == 6 && minor >= 2));
+	else
+		rcu_lazy = uname(&u) == 0 && sscanf(u.release, "%u.%u", &major, &minor) == 2 &&
+			   major == 6 && minor >= 2 && minor < 9;
+	rcu_lazy = rcu_lazy && rcu_offloaded();
 }
 
 bool es_rcu_lazy(void)
@@ -106,15 +137,51 @@ bool es_rcu_lazy(void)
 	return rcu_lazy;
 }
 
-int es_rcu_barrier(void)
+/* One rcu_barrier at a time for the whole process, in a thread of its own: the
+ * kernel runs them one after another under a global lock, ~65 ms each. */
+static pthread_mutex_t flush_mu = PTHREAD_MUTEX_INITIALIZER;
+static bool flushing;
+static int64_t flush_start, flushed_from; /* CLOCK_MONOTONIC ns: the running and the last done */
+static int flush_err;                      /* sticky: the knob is missing, or not ours to write */
+
+static void *flush(void *arg)
 {
 	int fd = open(RCUTREE "do_rcu_barrier", O_WRONLY | O_CLOEXEC), err = 0;
 
-	if (fd < 0)
-		return -errno;
-	if (write(fd, "1", 1) != 1)
+	(void)arg;
+	if (fd < 0 || write(fd, "1", 1) != 1) /* where the kernel has the knob, as root */
 		err = -errno;
-	close(fd);
+	if (fd >= 0)
+		close(fd);
+	pthread_mutex_lock(&flush_mu);
+	flushing = false;
+	flush_err = err;
+	if (!err)
+		flushed_from = flush_start;
+	pthread_mutex_unlock(&flush_mu);
+	return NULL;
+}
+
+int es_rcu_flushed(int64_t since_ns, int64_t now_ns)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	int err = 0;
+
+	pthread_mutex_lock(&flush_mu);
+	if (flushed_from > since_ns) {
+		err = 1;
+	} else if (flush_err) {
+		err = flush_err;
+	} else if (!flushing) {
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		err = -pthread_create(&t, &attr, flush, NULL);
+		pthread_attr_destroy(&attr);
+		flushing = err == 0;
+		flush_start = now_ns;
+	}
+	pthread_mutex_unlock(&flush_mu);
 	return err;
 }
 
