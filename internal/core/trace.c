@@ -34,6 +34,11 @@ int es_pidfd_of(uint32_t pid, int *pidfd, struct es_err *e)
 		return es_fail(e, ES_NO_PROCESS, ESRCH, "%s", "");
 	case EINVAL:
 	case ENOENT: /* ENOENT since 6.9 */
+		/* a thread, or a process reaped while its pid lives on as a group's or session's id */
+		if (es_check_leader(pid, e) == 0)
+			return es_fail(e, ES_NO_PROCESS, ESRCH, "exited already");
+		if (e->kind == ES_NO_PROCESS)
+			return -ESRCH;
 		return es_fail(e, ES_NOT_PROCESS, EINVAL,
 			       "a thread, not a process (trace its thread-group leader)");
 	}
