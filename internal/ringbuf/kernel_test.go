@@ -3,6 +3,7 @@ package ringbuf
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"testing"
@@ -174,7 +175,7 @@ func (p *producer) load(key progKey) (int, error) {
 	insns := recordProg(p.ring, key.size, key.discard)
 	license := []byte("GPL\x00")
 	var log []byte // only to say why it failed: a full log fails the load
-	for {
+	for try := 0; ; try++ {
 		attr := struct {
 			progType, insnCnt uint32
 			insns, license    unsafe.Pointer
@@ -189,6 +190,9 @@ func (p *producer) load(key progKey) (int, error) {
 		if err == nil {
 			p.progs[key] = fd
 			return fd, nil
+		}
+		if errors.Is(err, unix.EAGAIN) && try < 5 {
+			continue // a signal (the Go runtime's preemption) interrupted the verifier: libbpf retries too
 		}
 		if log != nil {
 			return -1, fmt.Errorf("loading program: %w\n%s", err, bytes.TrimRight(log, "\x00"))
