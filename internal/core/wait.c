@@ -2,7 +2,6 @@
 /* wait.c - what Wait decides while no event is there (core.h). */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <stdint.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
